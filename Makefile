@@ -1,0 +1,51 @@
+# Set-up and everyday tasks. `make demo` and `make test` install first when .venv is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= demo
+MMAR := mmars/clara_pt_spleen_ct_segmentation
+
+.PHONY: install demo test test-fast lint format typecheck bench smoke check clean
+
+install: $(STAMP)
+
+# torch first, pinned: these wheels lie on this machine's disk; another version would pull GBs.
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -e ".[dev,onnx]"
+	touch $(STAMP)
+
+demo: install
+	PATH=$(abspath $(BIN)):$$PATH bash commands/demo.sh $(DEMO_DIR)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not regression"
+
+lint: install
+	$(BIN)/ruff check clara_cli tests benchmarks
+	$(BIN)/ruff format --check clara_cli tests benchmarks
+
+format: install
+	$(BIN)/ruff format clara_cli tests benchmarks
+	$(BIN)/ruff check --fix clara_cli tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy clara_cli
+
+bench: install
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+smoke: install
+	for c in dataconvert prepare-dataset train validate infer export synth; do \
+	  $(BIN)/clara $$c --help >/dev/null || exit 1; done
+
+check: lint typecheck test smoke
+
+clean:
+	rm -rf $(DEMO_DIR) $(MMAR)/models $(MMAR)/eval .pytest_cache

@@ -1,0 +1,179 @@
+"""Shared options, parameter types and error handling of the subcommands.
+
+Only click is imported here: `clara --help` must not load torch, MONAI or SimpleITK.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from clara_cli.errors import ClaraError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ClaraCommand(click.Command):
+    """A command that accepts Clara's `--set a=1 b=true` form as well as repeated `--set`.
+
+    Clara's `medl.apps.*` took every K=V token after `--set`; click takes one value per
+    option, so the tokens are rewritten to `--set a=1 --set b=true` before parsing.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, expand_set_tokens(args))
+
+
+def expand_set_tokens(args: list[str]) -> list[str]:
+    """Rewrite `--set a=1 b=2` into `--set a=1 --set b=2`; other tokens are kept."""
+    out: list[str] = []
+    expecting_value = False  # the token right after `--set` is its value
+    in_set_run = False  # later K=V tokens continue the run until an option appears
+    for token in args:
+        if expecting_value:
+            out.append(token)
+            expecting_value, in_set_run = False, True
+        elif token == "--set":
+            out.append(token)
+            expecting_value = True
+        elif token.startswith("--set="):
+            out.append(token)
+            in_set_run = True
+        elif in_set_run and "=" in token and not token.startswith("-"):
+            out.extend(["--set", token])
+        else:
+            in_set_run = False
+            out.append(token)
+    return out
+
+
+def parse_set_value(text: str) -> Any:
+    """Type a `--set` value as JSON when it parses (also Python's True/False/None), else string."""
+    python_words = {"True": True, "False": False, "None": None}
+    if text in python_words:
+        return python_words[text]
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """Turn `("a=1", "b=x")` into `{"a": 1, "b": "x"}`; a token without `=` is a usage error."""
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(
+                f"expected KEY=VALUE, not {pair!r}", param_hint="'--set'"
+            )
+        overrides[key.strip()] = parse_set_value(value)
+    return overrides
+
+
+class MmarDir(click.ParamType):
+    """An MMAR root: a directory holding `config/`."""
+
+    name = "MMAR_ROOT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        path = Path(value).expanduser()
+        if not path.is_dir():
+            self.fail(f"directory {str(path)!r} does not exist.", param, ctx)
+        if not (path / "config").is_dir():
+            self.fail(
+                f"{str(path)!r} is not an MMAR: it has no config/ folder "
+                "(an MMAR holds config/environment.json and config/config_*.json).",
+                param,
+                ctx,
+            )
+        return path.resolve()
+
+
+def _default_mmar() -> Path | None:
+    cwd = Path.cwd()
+    return cwd if (cwd / "config").is_dir() else None
+
+
+def mmar_options(default_config: str) -> Callable[[F], F]:
+    """The options every MMAR command shares: -m, -c, -e, --set, --debug."""
+
+    def decorate(fn: F) -> F:
+        fn = click.option(
+            "--debug", is_flag=True, help="Show the full traceback of an error."
+        )(fn)
+        fn = click.option(
+            "--set",
+            "overrides",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Override a variable (JSON-typed: 1e-4, true, [1,2]). "
+            "Clara's form `--set a=1 b=2` and repeated `--set` both work.",
+        )(fn)
+        fn = click.option(
+            "-e",
+            "--env",
+            "env_path",
+            default="config/environment.json",
+            show_default=True,
+            help="environment.json, relative to MMAR_ROOT unless absolute.",
+        )(fn)
+        fn = click.option(
+            "-c",
+            "--config",
+            "config_path",
+            default=default_config,
+            show_default=True,
+            help="Workflow config, relative to MMAR_ROOT unless absolute.",
+        )(fn)
+        fn = click.option(
+            "-m",
+            "--mmar",
+            "mmar_root",
+            type=MmarDir(),
+            default=_default_mmar,
+            required=True,
+            help="MMAR root folder (defaults to the current folder when it holds config/).",
+        )(fn)
+        return fn
+
+    return decorate
+
+
+def reports_errors(fn: F) -> F:
+    """Run a command body, turning library errors into `Error: ...` and exit code 1.
+
+    A traceback is shown only with `--debug` (on the command or the group).
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        debug = bool(kwargs.get("debug")) or bool((ctx.find_root().obj or {}).get("debug"))
+        try:
+            return fn(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+        except ClaraError as err:
+            if debug:
+                traceback.print_exc()
+            raise click.ClickException(str(err)) from None
+        except Exception as err:  # noqa: BLE001 - the last line of defence for the user
+            if debug:
+                traceback.print_exc()
+                raise click.ClickException(f"{type(err).__name__}: {err}") from None
+            raise click.ClickException(
+                f"{type(err).__name__}: {err}\n  (run again with --debug for the traceback)"
+            ) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,1 @@
+"""Dataset conversion, preparation and synthetic phantoms."""

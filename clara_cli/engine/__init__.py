@@ -1,0 +1,1 @@
+"""The shared training and evaluation engine (distributed, AMP, checkpoints)."""

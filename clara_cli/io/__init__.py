@@ -1,0 +1,1 @@
+"""Image input and output through SimpleITK, keeping geometry with the array."""

@@ -1,0 +1,1 @@
+"""The model-archive layer: layout, loading, variables and references."""

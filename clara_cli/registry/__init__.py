@@ -1,0 +1,1 @@
+"""Component lookup tables and construction of config components."""

@@ -1,0 +1,1 @@
+"""Validation reports: per-case tables, summaries and figures."""
