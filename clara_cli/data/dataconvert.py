@@ -1,0 +1,323 @@
+"""Batch conversion of image files and DICOM series, with optional resampling (tlt-dataconvert).
+
+Every input volume under the source folder becomes one output file under the destination
+folder, at the same relative path. The source is never written to; outputs are written to a
+temporary name and renamed; outputs that exist are skipped (resumable) unless `overwrite`; a
+failing input is recorded and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from clara_cli.errors import ClaraError, DataError
+from clara_cli.io.image import IMAGE_SUFFIXES, image_suffix, strip_image_suffix
+
+if TYPE_CHECKING:
+    import SimpleITK as sitk
+
+CONVERTED, SKIPPED, FAILED = "converted", "skipped", "failed"
+
+# Files that sit next to images or DICOM slices but are neither.
+_NOT_DICOM_SUFFIXES = {
+    ".raw",
+    ".zraw",
+    ".gz",
+    ".json",
+    ".txt",
+    ".csv",
+    ".md",
+    ".png",
+    ".jpg",
+    ".xml",
+}
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """What to do to every volume.
+
+    Attributes:
+        spacing: target spacing in mm (one per axis), or None to convert the format only.
+        is_label: label maps: nearest neighbour, integer type and label set kept.
+        interpolation: "linear" or "bspline" for images.
+        n4: N4 bias-field correction before resampling (MRI).
+        overwrite: convert again when the output exists (otherwise skip it).
+    """
+
+    spacing: tuple[float, ...] | None = None
+    is_label: bool = False
+    interpolation: str = "linear"
+    n4: bool = False
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class ConvertJob:
+    """One input volume: a file, or a DICOM series in a folder, and where it goes."""
+
+    source: Path
+    output: Path
+    series_uid: str | None = None
+    duplicate_of: Path | None = None  # another input already maps to the same output
+
+    @property
+    def name(self) -> str:
+        return f"{self.source} [{self.series_uid}]" if self.series_uid else str(self.source)
+
+
+@dataclass(frozen=True)
+class ConvertResult:
+    """The outcome of one job; `reason` explains a skip or a failure."""
+
+    job: ConvertJob
+    status: str
+    reason: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class ConvertReport:
+    """All results of a batch, in input order."""
+
+    results: list[ConvertResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(result.status == status for result in self.results)
+
+    @property
+    def failed(self) -> list[ConvertResult]:
+        return [result for result in self.results if result.status == FAILED]
+
+
+def find_jobs(
+    source_dir: Path,
+    output_dir: Path,
+    *,
+    input_suffix: str | None = None,
+    output_suffix: str = ".nii.gz",
+) -> list[ConvertJob]:
+    """List the volumes under `source_dir` and their outputs under `output_dir`.
+
+    Image files are picked by `input_suffix` (any supported image suffix when None). A folder
+    holding DICOM files contributes one job per series, named after its description (cleaned)
+    when that is unique in the folder, else after its SeriesInstanceUID. With an `input_suffix`
+    that is not an image suffix (e.g. ".dcm"), only DICOM series are converted.
+
+    Raises:
+        DataError: unsupported output suffix, missing source, or overlapping source and output.
+    """
+    from clara_cli.io.image import list_dicom_series
+
+    source_dir, output_dir = Path(source_dir), Path(output_dir)
+    check_folders(source_dir, output_dir)
+    output_suffix = _dotted(output_suffix)
+    input_suffix = _dotted(input_suffix) if input_suffix else None
+    if image_suffix("x" + output_suffix) != output_suffix.lower():
+        raise DataError(
+            f"output extension must be one of {', '.join(IMAGE_SUFFIXES)}, not {output_suffix!r}"
+        )
+    wanted = input_suffix.lower() if input_suffix else None
+    dicom_only = wanted is not None and image_suffix("x" + wanted) is None
+    jobs: list[ConvertJob] = []
+    for folder, subfolders, files in os.walk(source_dir):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        folder_path = Path(folder)
+        relative = folder_path.relative_to(source_dir)
+        dicom_candidates = []
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            suffix = image_suffix(name)
+            if suffix and not dicom_only:
+                if wanted is None or name.lower().endswith(wanted):
+                    output = output_dir / relative / (strip_image_suffix(name) + output_suffix)
+                    jobs.append(ConvertJob(folder_path / name, output))
+            elif not suffix and Path(name).suffix.lower() not in _NOT_DICOM_SUFFIXES:
+                if wanted is None or name.lower().endswith(wanted):
+                    dicom_candidates.append(name)
+        if dicom_candidates:
+            series = list_dicom_series(folder_path)
+            descriptions = [_clean(s.description) for s in series]
+            for item, description in zip(series, descriptions, strict=True):
+                unique = description and descriptions.count(description) == 1
+                stem = description if unique else _clean(item.uid)
+                output = output_dir / relative / (stem + output_suffix)
+                jobs.append(ConvertJob(folder_path, output, series_uid=item.uid))
+    return _mark_duplicates(jobs)
+
+
+def check_folders(source_dir: Path, output_dir: Path) -> None:
+    """Refuse a missing source, or an output folder inside the source (or the reverse)."""
+    if not source_dir.is_dir():
+        raise DataError(f"input folder {str(source_dir)!r} does not exist or is not a folder")
+    source, output = source_dir.resolve(), output_dir.resolve()
+    if output == source or source in output.parents or output in source.parents:
+        raise DataError(
+            f"output folder {str(output_dir)!r} overlaps the input folder {str(source_dir)!r}\n"
+            "  dataconvert never writes into its input: choose a separate output folder"
+        )
+
+
+def _dotted(suffix: str) -> str:
+    return suffix if suffix.startswith(".") else f".{suffix}"
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_.")
+
+
+def _mark_duplicates(jobs: list[ConvertJob]) -> list[ConvertJob]:
+    first_for: dict[Path, Path] = {}
+    marked = []
+    for job in jobs:
+        if job.output in first_for:
+            job = ConvertJob(job.source, job.output, job.series_uid, first_for[job.output])
+        else:
+            first_for[job.output] = job.source
+        marked.append(job)
+    return marked
+
+
+def convert_volume(job: ConvertJob, options: ConvertOptions) -> ConvertResult:
+    """Convert one volume; never raises for bad data: failures come back as a FAILED result."""
+    started = time.perf_counter()
+    if job.duplicate_of is not None:
+        reason = f"same output name as {job.duplicate_of}; rename one of them"
+        return ConvertResult(job, FAILED, reason)
+    if job.output.exists() and not options.overwrite:
+        return ConvertResult(job, SKIPPED, "output exists (use -f to convert again)")
+    try:
+        from clara_cli.io.image import read_image, write_image
+
+        image = read_image(job.source, job.series_uid)
+        image = transform_volume(image, options)
+        write_image(image, job.output)
+    except ClaraError as err:
+        return ConvertResult(job, FAILED, str(err), time.perf_counter() - started)
+    except Exception as err:  # noqa: BLE001 - one bad volume must not stop the batch
+        reason = f"{type(err).__name__}: {err}"
+        return ConvertResult(job, FAILED, reason, time.perf_counter() - started)
+    return ConvertResult(job, CONVERTED, "", time.perf_counter() - started)
+
+
+def transform_volume(image: sitk.Image, options: ConvertOptions) -> sitk.Image:
+    """Apply the conversion to one image: label checks, N4, resampling."""
+    from clara_cli.io.resample import resample_to_spacing
+
+    if options.is_label:
+        if options.n4:
+            raise DataError("N4 correction applies to MRI images, not to label maps (-l)")
+        image = as_integer_label(image)
+    elif options.n4:
+        from clara_cli.data.n4 import n4_correct
+
+        image = n4_correct(image)
+    if options.spacing is not None:
+        image = resample_to_spacing(
+            image, options.spacing, is_label=options.is_label, interpolation=options.interpolation
+        )
+    return image
+
+
+def as_integer_label(image: sitk.Image) -> sitk.Image:
+    """Return a label map with an integer pixel type (float labels with whole values are cast).
+
+    Raises:
+        DataError: a float label map with fractional values.
+    """
+    import numpy as np
+    import SimpleITK as sitk
+
+    if image.GetPixelID() not in (sitk.sitkFloat32, sitk.sitkFloat64):
+        return image
+    values = sitk.GetArrayViewFromImage(image)
+    if not np.array_equal(values, np.round(values)):
+        raise DataError(
+            "label map has fractional values; -l expects whole label numbers "
+            "(is this an image rather than a label map?)"
+        )
+    fits_uint8 = values.size == 0 or (values.min() >= 0 and values.max() <= 255)
+    return sitk.Cast(image, sitk.sitkUInt8 if fits_uint8 else sitk.sitkInt32)
+
+
+def iter_convert(
+    jobs: Sequence[ConvertJob], options: ConvertOptions, workers: int = 1
+) -> Iterator[ConvertResult]:
+    """Convert `jobs`, yielding each result as it completes (completion order when workers > 1).
+
+    `workers` counts processes, this one included (see clara_cli.data.parallel).
+    """
+    from clara_cli.data.parallel import run_unordered
+
+    if workers > 1:
+        # Largest first: the last volumes to finish are then small, so no process idles long.
+        jobs = sorted(jobs, key=_input_bytes, reverse=True)
+    convert = functools.partial(_convert_with, options)
+    return run_unordered(convert, jobs, workers, _crashed)
+
+
+def _input_bytes(job: ConvertJob) -> int:
+    try:
+        if job.source.is_file():
+            return job.source.stat().st_size
+        return sum(p.stat().st_size for p in job.source.iterdir() if p.is_file())
+    except OSError:
+        return 0
+
+
+def _convert_with(options: ConvertOptions, job: ConvertJob) -> ConvertResult:
+    return convert_volume(job, options)
+
+
+def _crashed(job: ConvertJob, err: BaseException) -> ConvertResult:
+    return ConvertResult(job, FAILED, f"worker process crashed: {type(err).__name__}: {err}")
+
+
+def convert_dataset(
+    source_dir: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    options: ConvertOptions | None = None,
+    *,
+    input_suffix: str | None = None,
+    output_suffix: str = ".nii.gz",
+    workers: int = 1,
+) -> ConvertReport:
+    """Convert every volume under `source_dir` into `output_dir` and report what happened.
+
+    Example:
+        >>> report = convert_dataset("dicom/", "nifti/", ConvertOptions(spacing=(1.0, 1.0, 1.0)))
+        >>> print(format_report(report))
+    """
+    options = options or ConvertOptions()
+    jobs = find_jobs(
+        Path(source_dir), Path(output_dir), input_suffix=input_suffix, output_suffix=output_suffix
+    )
+    return collect(jobs, iter_convert(jobs, options, workers))
+
+
+def collect(jobs: Sequence[ConvertJob], results: Iterator[ConvertResult]) -> ConvertReport:
+    """Gather `results` into a report ordered like `jobs`."""
+    order = {job: index for index, job in enumerate(jobs)}
+    return ConvertReport(sorted(results, key=lambda result: order[result.job]))
+
+
+def format_report(report: ConvertReport) -> str:
+    """The closing table: counts per status, then every failed input with its reason."""
+    lines = ["", f"{'status':<10} {'files':>6}"]
+    lines.append(f"{CONVERTED:<10} {report.count(CONVERTED):>6}")
+    skipped = report.count(SKIPPED)
+    note = "  outputs exist; -f converts them again" if skipped else ""
+    lines.append(f"{SKIPPED:<10} {skipped:>6}{note}")
+    lines.append(f"{FAILED:<10} {report.count(FAILED):>6}")
+    for result in report.failed:
+        reason = result.reason.replace("\n", "\n      ")
+        lines.append(f"  failed: {result.job.name}\n      {reason}")
+    return "\n".join(lines)

@@ -1,0 +1,160 @@
+"""Datalist JSON files: Clara's `{"training": [{"image": ..., "label": ...}], ...}` lists.
+
+Paths in a datalist are relative to a base folder (Clara's DATA_ROOT) unless absolute. This
+module reads and writes them, splits cases deterministically and checks that files exist.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from clara_cli.errors import DataError
+
+Item = dict[str, Any]
+Datalist = dict[str, list[Item]]
+
+#: Keys of an item that hold file paths.
+PATH_KEYS = ("image", "label")
+
+
+def read_datalist(path: str | os.PathLike[str]) -> Datalist:
+    """Read a datalist JSON file.
+
+    Raises:
+        DataError: the file is missing, not JSON, or not an object of lists.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"datalist not found: {str(path)!r}") from None
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}") from None
+    if not isinstance(data, dict):
+        raise DataError(
+            f"{path}: a datalist must be a JSON object of lists, not {type(data).__name__}"
+        )
+    return data
+
+
+def write_datalist(path: str | os.PathLike[str], datalist: dict[str, Any]) -> Path:
+    """Write `datalist` as indented JSON, atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            json.dump(datalist, stream, indent=2)
+            stream.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def resolve_items(items: Iterable[Item], base_dir: str | os.PathLike[str]) -> list[Item]:
+    """Return copies of `items` whose relative image/label paths are joined to `base_dir`."""
+    base = Path(base_dir)
+    resolved = []
+    for item in items:
+        item = dict(item)
+        for key in PATH_KEYS:
+            if isinstance(item.get(key), str):
+                item[key] = str(base / item[key])
+        resolved.append(item)
+    return resolved
+
+
+def check_datalist(
+    path: str | os.PathLike[str],
+    base_dir: str | os.PathLike[str] | None = None,
+    keys: Sequence[str] = ("training", "validation"),
+) -> Datalist:
+    """Read a datalist and check that every image/label of `keys` exists.
+
+    Args:
+        path: the datalist JSON.
+        base_dir: folder relative paths start from; defaults to the datalist's folder.
+        keys: the lists to check; a missing key is an error.
+
+    Raises:
+        DataError: listing the missing keys or (the first few) missing files.
+    """
+    path = Path(path)
+    base = Path(base_dir) if base_dir is not None else path.parent
+    datalist = read_datalist(path)
+    absent_keys = [key for key in keys if key not in datalist]
+    if absent_keys:
+        raise DataError(
+            f"{path}: no {', '.join(map(repr, absent_keys))} list; keys found: "
+            f"{', '.join(datalist) or 'none'}"
+        )
+    missing = []
+    for key in keys:
+        for index, item in enumerate(resolve_items(datalist[key], base)):
+            for field in PATH_KEYS:
+                if field in item and not Path(item[field]).exists():
+                    missing.append(f"{key}[{index}].{field}: {item[field]}")
+    if missing:
+        shown = "\n  ".join(missing[:5])
+        more = f"\n  ... and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise DataError(
+            f"{path}: {len(missing)} listed file(s) do not exist (paths are relative to {base}):"
+            f"\n  {shown}{more}"
+        )
+    return datalist
+
+
+def split_items(
+    items: Sequence[Item], train_fraction: float, seed: int = 0
+) -> tuple[list[Item], list[Item]]:
+    """Shuffle `items` with `seed` and split them into (training, validation).
+
+    The validation part has round((1 - train_fraction) * n) items, at least one when n >= 2 and
+    train_fraction < 1. The same items and seed always give the same split.
+
+    Raises:
+        DataError: train_fraction outside (0, 1].
+    """
+    if not 0.0 < train_fraction <= 1.0:
+        raise DataError(f"the training fraction must be in (0, 1], not {train_fraction}")
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    n_val = round((1.0 - train_fraction) * len(items))
+    if train_fraction < 1.0 and len(items) >= 2:
+        n_val = min(max(n_val, 1), len(items) - 1)
+    val_index = set(order[:n_val])
+    training = [items[i] for i in order if i not in val_index]
+    validation = [items[i] for i in order if i in val_index]
+    return training, validation
+
+
+def fold_items(
+    items: Sequence[Item], folds: int, seed: int = 0
+) -> list[tuple[list[Item], list[Item]]]:
+    """Split `items` into `folds` (training, validation) pairs whose validation parts partition them.
+
+    Raises:
+        DataError: fewer than 2 folds, or more folds than items.
+    """
+    if folds < 2:
+        raise DataError(f"k-fold splitting needs at least 2 folds, not {folds}")
+    if folds > len(items):
+        raise DataError(f"cannot make {folds} folds from {len(items)} case(s)")
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    parts = [order[k::folds] for k in range(folds)]
+    result = []
+    for part in parts:
+        held = set(part)
+        result.append(
+            ([items[i] for i in order if i not in held], [items[i] for i in order if i in held])
+        )
+    return result

@@ -1,0 +1,206 @@
+"""Read and write medical images with SimpleITK, keeping spacing, origin and direction.
+
+`read_image` accepts NIfTI, NRRD and MetaImage files, or a folder holding a DICOM series.
+`write_image` writes atomically: the file appears under its final name only once complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from clara_cli.errors import DataError
+
+if TYPE_CHECKING:
+    import SimpleITK as sitk
+
+TypePath = str | os.PathLike[str]
+
+#: File suffixes read and written through SimpleITK, longest first so ".nii.gz" wins over ".gz".
+IMAGE_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
+_ACCEPTED = "NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM folder"
+
+_DICOM_DESCRIPTION_TAG = "0008|103e"
+
+
+def image_suffix(path: TypePath) -> str | None:
+    """Return the recognised image suffix of `path` (e.g. ".nii.gz"), or None."""
+    name = Path(path).name.lower()
+    for suffix in IMAGE_SUFFIXES:
+        if name.endswith(suffix):
+            return suffix
+    return None
+
+
+def strip_image_suffix(path: TypePath) -> str:
+    """Return the file name of `path` without its image suffix ("a/ct.nii.gz" -> "ct")."""
+    name = Path(path).name
+    suffix = image_suffix(name)
+    return name[: -len(suffix)] if suffix else name
+
+
+@dataclass(frozen=True)
+class DicomSeries:
+    """One DICOM series found in a folder: its UID, description and slice files (sorted)."""
+
+    uid: str
+    description: str
+    files: tuple[str, ...]
+
+
+def list_dicom_series(folder: TypePath) -> list[DicomSeries]:
+    """List the DICOM series directly inside `folder` (not recursive).
+
+    Returns:
+        One entry per SeriesInstanceUID, with its files in slice order; empty when none.
+    """
+    import SimpleITK as sitk
+
+    folder = str(folder)
+    series = []
+    for uid in sitk.ImageSeriesReader.GetGDCMSeriesIDs(folder) or ():
+        files = tuple(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(folder, uid))
+        if files:
+            series.append(DicomSeries(uid, _series_description(files[0]), files))
+    return series
+
+
+def _series_description(file: str) -> str:
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(file)
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        return ""
+    if reader.HasMetaDataKey(_DICOM_DESCRIPTION_TAG):
+        return reader.GetMetaData(_DICOM_DESCRIPTION_TAG).strip()
+    return ""
+
+
+def read_dicom_series(folder: TypePath, series_uid: str | None = None) -> sitk.Image:
+    """Read one DICOM series of `folder` as a 3D image.
+
+    Args:
+        folder: a folder with the series' slice files.
+        series_uid: the SeriesInstanceUID to read; may be omitted when the folder holds one series.
+
+    Raises:
+        DataError: no series, an unknown UID, several series and no UID, or unreadable slices.
+    """
+    import SimpleITK as sitk
+
+    found = list_dicom_series(folder)
+    if not found:
+        raise DataError(f"no DICOM series in folder {str(folder)!r}; accepted inputs: {_ACCEPTED}")
+    if series_uid is None:
+        if len(found) > 1:
+            uids = ", ".join(s.uid for s in found)
+            raise DataError(
+                f"folder {str(folder)!r} holds {len(found)} DICOM series; choose one by UID\n"
+                f"  series found: {uids}"
+            )
+        chosen = found[0]
+    else:
+        matches = [s for s in found if s.uid == series_uid]
+        if not matches:
+            uids = ", ".join(s.uid for s in found)
+            raise DataError(
+                f"no DICOM series {series_uid!r} in folder {str(folder)!r}\n  series found: {uids}"
+            )
+        chosen = matches[0]
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(list(chosen.files))
+    try:
+        return reader.Execute()
+    except RuntimeError as err:
+        raise DataError(
+            f"cannot read DICOM series {chosen.uid!r} in {str(folder)!r}: {_first_line(err)}"
+        ) from None
+
+
+def read_image(path: TypePath, series_uid: str | None = None) -> sitk.Image:
+    """Read an image file, or a DICOM series when `path` is a folder.
+
+    Args:
+        path: a .nii/.nii.gz/.nrrd/.nhdr/.mha/.mhd file or a folder of DICOM slices.
+        series_uid: for a DICOM folder with several series, the one to read.
+
+    Returns:
+        The SimpleITK image, with its spacing, origin and direction.
+
+    Raises:
+        DataError: the path is missing, of an unsupported format, or unreadable.
+    """
+    import SimpleITK as sitk
+
+    path = Path(path)
+    if path.is_dir():
+        return read_dicom_series(path, series_uid)
+    if not path.exists():
+        raise DataError(f"image not found: {str(path)!r}")
+    if image_suffix(path) is None:
+        raise DataError(f"{str(path)!r} is not a supported image file; accepted: {_ACCEPTED}")
+    try:
+        return sitk.ReadImage(str(path))
+    except RuntimeError as err:
+        raise DataError(
+            f"cannot read image {str(path)!r}: {_first_line(err)}\n"
+            "  is the file complete and of the format its suffix says?"
+        ) from None
+
+
+def write_image(image: sitk.Image, path: TypePath, *, compress: bool = True) -> Path:
+    """Write `image` to `path` atomically, creating the parent folder.
+
+    The image is written under a temporary folder next to `path`, then moved into place with
+    `os.replace` (header last for two-file formats such as .mhd + .raw), so an interrupted or
+    failed write never leaves a half-written file under the final name.
+
+    Args:
+        image: the image to write.
+        path: the destination; its suffix chooses the format (see IMAGE_SUFFIXES).
+        compress: compress the pixel data where the format allows (.nii.gz is always gzipped).
+
+    Returns:
+        `path` as a Path.
+
+    Raises:
+        DataError: an unsupported suffix, or the write failed.
+    """
+    import SimpleITK as sitk
+
+    path = Path(path)
+    if image_suffix(path) is None:
+        raise DataError(f"cannot write {str(path)!r}: unsupported suffix; accepted: {_ACCEPTED}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as err:
+        raise DataError(f"cannot write {str(path)!r}: {err.strerror}") from None
+    try:
+        sitk.WriteImage(image, str(staging / path.name), useCompression=compress)
+        # Data files (.raw, .zraw) first, the header under the final name last.
+        for produced in sorted(staging.iterdir(), key=lambda p: p.name == path.name):
+            os.replace(produced, path.parent / produced.name)
+    except (RuntimeError, OSError) as err:
+        raise DataError(f"cannot write image {str(path)!r}: {_first_line(err)}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path
+
+
+def _first_line(err: BaseException) -> str:
+    """The useful part of a SimpleITK exception, which spans several lines of C++ context."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for line in lines:
+        # SimpleITK messages look like "Exception thrown in SimpleITK ReadImage: /path/file.cxx:123:"
+        # followed by "sitk::ERROR: <the reason>".
+        if "ERROR:" in line:
+            return line.split("ERROR:", 1)[1].strip()
+    return lines[-1] if lines else type(err).__name__

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from click.testing import CliRunner
+
+from clara_cli.cli.dataconvert import join_resolution_tokens
+from clara_cli.cli.main import cli
+
+
+@pytest.fixture
+def source(tmp_path):
+    image = sitk.GetImageFromArray(np.arange(6 * 5 * 4, dtype=np.int16).reshape(4, 5, 6))
+    image.SetSpacing((1.0, 1.0, 3.0))
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a", "b"):
+        sitk.WriteImage(image, str(src / f"{name}.nii.gz"))
+    return src
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["dataconvert", *map(str, args)])
+
+
+@pytest.mark.parametrize(
+    ("args", "size"),
+    [(["-r", "1"], (6, 5, 12)), (["-r", "2", "1", "3"], (3, 5, 4)), (["-r", "1,1,1.5"], (6, 5, 8))],
+)
+def test_resolution_takes_one_or_three_values(tmp_path, source, args, size):
+    result = run("-d", source, "-o", tmp_path / "out", *args)
+    assert result.exit_code == 0, result.output
+    assert sitk.ReadImage(str(tmp_path / "out" / "a.nii.gz")).GetSize() == size
+    assert "converted       2" in result.output
+
+
+def test_two_resolution_values_are_a_usage_error(tmp_path, source):
+    result = run("-d", source, "-o", tmp_path / "out", "-r", "1", "2")
+    assert result.exit_code == 2
+    assert "expected 1 or 3 numbers" in result.output
+
+
+def test_join_resolution_tokens():
+    assert join_resolution_tokens(["-r", "1", "1", "3", "-l"]) == ["-r", "1,1,3", "-l"]
+    assert join_resolution_tokens(["--resolution", ".5", "-f"]) == ["--resolution", ".5", "-f"]
+    assert join_resolution_tokens(["-d", "1", "-r", "2e0"]) == ["-d", "1", "-r", "2e0"]
+
+
+def test_force_semantics_and_failure_exit_code(tmp_path, source):
+    out = tmp_path / "out"
+    assert run("-d", source, "-o", out).exit_code == 0
+    again = run("-d", source, "-o", out)
+    assert again.exit_code == 0 and "skipped         2" in again.output
+    assert "-f converts them again" in again.output
+    forced = run("-d", source, "-o", out, "-f")
+    assert forced.exit_code == 0 and "converted       2" in forced.output
+
+    (source / "broken.nii.gz").write_bytes(b"broken")
+    failed = run("-d", source, "-o", tmp_path / "out2")
+    assert failed.exit_code == 1
+    assert "converted       2" in failed.output and "failed          1" in failed.output
+    assert "Error: 1 of 3 volume(s) failed" in failed.output
+
+
+def test_output_inside_input_is_refused(source):
+    result = run("-d", source, "-o", source / "converted")
+    assert result.exit_code == 1
+    assert (
+        "Error: output folder" in result.output and "never writes into its input" in result.output
+    )
+
+
+def test_nothing_to_convert(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run("-d", tmp_path / "empty", "-o", tmp_path / "out")
+    assert result.exit_code == 1 and "no input volumes found" in result.output
+
+
+def test_labels_cannot_use_n4(tmp_path, source):
+    result = run("-d", source, "-o", tmp_path / "out", "-l", "--n4")
+    assert result.exit_code == 2
