@@ -1,0 +1,211 @@
+"""Export a network to ONNX (``models/model.onnx``) and check it with onnxruntime.
+
+Exporter choice (torch 2.14): ``torch.onnx.export(..., dynamo=True)``, the default, needs the
+``onnxscript`` package, which the ``clara[onnx]`` extra does not install. The TorchScript-based
+exporter (``dynamo=False``) needs only ``onnx`` and exports the MONAI networks the project
+ships (UNet, SegResNet, AHNet) and segmentation_models_pytorch's Unet, so it is used here.
+
+Dynamic axes: the batch axis always, and the spatial axes when the model allows. This is
+verified by running the exported graph on a second probe (batch 2, then doubled spatial
+sizes); if a probe fails the model is re-exported with fewer dynamic axes and a note says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from clara_cli.errors import ClaraError
+from clara_cli.export.parity import (
+    DEFAULT_TOLERANCE,
+    ExportResult,
+    atomic_target,
+    check_parity,
+    eager_outputs,
+    max_abs_difference,
+    parse_input_shape,
+    prepare_model,
+    probe_input,
+)
+
+logger = logging.getLogger(__name__)
+
+INPUT_NAME = "input"
+# Spatial-axis probes larger than this many voxels are skipped (memory and time on CPU).
+MAX_PROBE_VOXELS = 2**21
+INSTALL_HINT = "pip install 'clara[onnx]'"
+
+
+def export_onnx(
+    model: torch.nn.Module,
+    input_shape: Sequence[int],
+    path: str | os.PathLike[str],
+    opset: int | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> ExportResult:
+    """Export ``model`` to ONNX, validate the graph and compare onnxruntime against eager.
+
+    Args:
+        model: the network; it is moved to the CPU and put in fp32 eval mode in place.
+        input_shape: ``[batch, channels, spatial...]``, normally the config's patch size.
+        path: destination ``.onnx`` file; replaced only when every check passes.
+        opset: ONNX opset version; None uses the exporter's default.
+        tolerance: the largest acceptable max absolute difference at ``input_shape``.
+
+    Returns:
+        The ExportResult with the measured max_abs_diff and the dynamic axes kept.
+
+    Raises:
+        ClaraError: onnx/onnxruntime are not installed, the export or the ONNX checker
+            fails, or onnxruntime's output differs from eager by more than ``tolerance``.
+
+    Example:
+        >>> export_onnx(net, [1, 1, 96, 96, 96], "models/model.onnx").max_abs_diff
+    """
+    onnx, onnxruntime = _require_onnx()
+    shape = parse_input_shape(input_shape)
+    model = prepare_model(model)
+    inputs = probe_input(shape)
+    expected = eager_outputs(model, inputs)
+    notes: list[str] = []
+    spatial_axes = {axis: f"spatial_{axis - 2}" for axis in range(2, len(shape))}
+    candidates = [{0: "batch", **spatial_axes}, {0: "batch"}, {}]
+
+    with atomic_target(path, suffix=".onnx") as temp:
+        for position, axes in enumerate(candidates):
+            last = position == len(candidates) - 1
+            try:
+                _export(model, inputs, temp, axes, len(expected), opset)
+                onnx.checker.check_model(str(temp))
+                session = _session(onnxruntime, temp)
+            except Exception as err:
+                if last:
+                    raise ClaraError(
+                        f"ONNX export to {path} failed: {type(err).__name__}: "
+                        f"{_first_line(err)}\n"
+                        "  try another --opset, or export to TorchScript instead"
+                    ) from err
+                notes.append(f"export with dynamic axes {axes} failed ({_first_line(err)})")
+                continue
+            diff = max_abs_difference(expected, _run(session, inputs))
+            check_parity(model, inputs, diff, tolerance, what=f"ONNX export to {path}")
+            problem = _probe_dynamic_axes(session, model, shape, axes, tolerance, notes)
+            if problem is None:
+                break
+            notes.append(f"{problem}; re-exported with fewer dynamic axes")
+            logger.info("ONNX: %s", notes[-1])
+
+    logger.info("ONNX written to %s, max abs diff %.3g, dynamic axes %s", path, diff, axes)
+    return ExportResult(
+        path=Path(path),
+        format="onnx",
+        method="torchscript-exporter",
+        input_shape=shape,
+        max_abs_diff=diff,
+        tolerance=tolerance,
+        dynamic_axes=dict(axes),
+        notes=tuple(notes),
+    )
+
+
+def _require_onnx() -> tuple[Any, Any]:
+    try:
+        import onnx
+        import onnxruntime
+    except ImportError as err:
+        raise ClaraError(
+            f"ONNX export needs the optional packages onnx and onnxruntime ({err})\n"
+            f"  install them with: {INSTALL_HINT}\n"
+            "  or export to TorchScript only: clara export --format torchscript"
+        ) from None
+    return onnx, onnxruntime
+
+
+def _export(
+    model: torch.nn.Module,
+    inputs: torch.Tensor,
+    target: Path,
+    axes: dict[int, str],
+    num_outputs: int,
+    opset: int | None,
+) -> None:
+    output_names = ["output"] if num_outputs == 1 else [f"output_{i}" for i in range(num_outputs)]
+    dynamic_axes: dict[str, dict[int, str]] = {}
+    if axes:
+        dynamic_axes[INPUT_NAME] = dict(axes)
+        for name in output_names:
+            dynamic_axes[name] = {0: axes[0]}
+    options: dict[str, Any] = {} if opset is None else {"opset_version": opset}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.onnx.export(
+            model,
+            (inputs,),
+            str(target),
+            dynamo=False,
+            input_names=[INPUT_NAME],
+            output_names=output_names,
+            dynamic_axes=dynamic_axes or None,
+            **options,
+        )
+    for warning in caught:
+        logger.debug("torch.onnx.export: %s", warning.message)
+
+
+def _session(onnxruntime: Any, path: Path) -> Any:
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _run(session: Any, inputs: torch.Tensor) -> list[np.ndarray]:
+    return list(session.run(None, {INPUT_NAME: inputs.numpy()}))
+
+
+def _probe_dynamic_axes(
+    session: Any,
+    model: torch.nn.Module,
+    shape: tuple[int, ...],
+    axes: dict[int, str],
+    tolerance: float,
+    notes: list[str],
+) -> str | None:
+    """Run the graph at other sizes of its dynamic axes; return what failed, or None."""
+    probes: list[tuple[str, tuple[int, ...]]] = []
+    if 0 in axes:
+        probes.append(("batch", (2, *shape[1:])))
+    if len(axes) > 1:
+        doubled = (1, shape[1], *(2 * size for size in shape[2:]))
+        if int(np.prod(doubled)) <= MAX_PROBE_VOXELS:
+            probes.append(("spatial", doubled))
+        else:
+            notes.append(
+                f"spatial axes declared dynamic but not verified: the probe {list(doubled)} "
+                f"exceeds {MAX_PROBE_VOXELS} voxels"
+            )
+    for kind, probe_shape in probes:
+        inputs = probe_input(probe_shape, seed=1)
+        try:
+            expected = eager_outputs(model, inputs)
+        except Exception:
+            # The eager model itself rejects this size, so it cannot be dynamic there.
+            return f"the model does not accept {kind} size {list(probe_shape)}"
+        try:
+            diff = max_abs_difference(expected, _run(session, inputs))
+        except Exception as err:
+            return (
+                f"the exported graph fails on {kind} size {list(probe_shape)} ({_first_line(err)})"
+            )
+        if diff > tolerance:
+            return f"the exported graph differs by {diff:.3g} at {kind} size {list(probe_shape)}"
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,120 @@
+"""Export a network to TorchScript (MMAR_TORCHSCRIPT, ``models/model.ts``) and check it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from clara_cli.errors import ClaraError
+from clara_cli.export.parity import (
+    DEFAULT_TOLERANCE,
+    ExportResult,
+    atomic_target,
+    check_parity,
+    eager_outputs,
+    flatten_outputs,
+    max_abs_difference,
+    parse_input_shape,
+    prepare_model,
+    probe_input,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def export_torchscript(
+    model: torch.nn.Module,
+    input_shape: Sequence[int],
+    path: str | os.PathLike[str],
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> ExportResult:
+    """Compile ``model`` to TorchScript, save it atomically and verify the saved file.
+
+    ``torch.jit.script`` is tried first because it keeps control flow; when the model cannot
+    be scripted, ``torch.jit.trace`` on the probe input is used and the reason is logged.
+    The saved file is reloaded and run next to the eager model on a seeded random input of
+    ``input_shape`` (fp32, eval mode, ``torch.inference_mode``).
+
+    Args:
+        model: the network; it is moved to the CPU and put in fp32 eval mode in place.
+        input_shape: ``[batch, channels, spatial...]``, normally the config's patch size.
+        path: destination, e.g. MMAR_TORCHSCRIPT; replaced only when the check passes.
+        tolerance: the largest acceptable max absolute difference.
+
+    Returns:
+        The ExportResult with the method used and the measured max_abs_diff.
+
+    Raises:
+        ClaraError: neither scripting nor tracing works, or the reloaded model differs from
+            the eager model by more than ``tolerance`` (``path`` is then left untouched).
+
+    Example:
+        >>> result = export_torchscript(net, [1, 1, 96, 96, 96], "models/model.ts")
+        >>> print(result.describe())
+    """
+    shape = parse_input_shape(input_shape)
+    model = prepare_model(model)
+    inputs = probe_input(shape)
+    expected = eager_outputs(model, inputs)
+    compiled, method, notes = _compile(model, inputs)
+
+    with atomic_target(path, suffix=".ts") as temp:
+        try:
+            torch.jit.save(compiled, str(temp))
+            reloaded = torch.jit.load(str(temp), map_location="cpu").eval()
+            with torch.inference_mode():
+                actual = flatten_outputs(reloaded(inputs))
+        except ClaraError:
+            raise
+        except Exception as err:
+            raise ClaraError(
+                f"TorchScript export to {path}: saving or reloading the {method}d model "
+                f"failed: {type(err).__name__}: {err}"
+            ) from err
+        diff = max_abs_difference(expected, actual)
+        check_parity(model, inputs, diff, tolerance, what=f"TorchScript export to {path}")
+
+    logger.info("TorchScript (%s) written to %s, max abs diff %.3g", method, path, diff)
+    return ExportResult(
+        path=Path(path),
+        format="torchscript",
+        method=method,
+        input_shape=shape,
+        max_abs_diff=diff,
+        tolerance=tolerance,
+        notes=tuple(notes),
+    )
+
+
+def _compile(
+    model: torch.nn.Module, inputs: torch.Tensor
+) -> tuple[torch.jit.ScriptModule, str, list[str]]:
+    try:
+        return torch.jit.script(model), "script", []
+    except Exception as script_error:
+        reason = (
+            f"torch.jit.script failed ({type(script_error).__name__}: {_first_line(script_error)})"
+        )
+        logger.warning("%s; falling back to torch.jit.trace", reason)
+    try:
+        with torch.no_grad():
+            traced = torch.jit.trace(model, inputs, check_trace=False)
+    except Exception as trace_error:
+        raise ClaraError(
+            f"cannot export {type(model).__name__} to TorchScript: {reason}, and "
+            f"torch.jit.trace failed too ({type(trace_error).__name__}: "
+            f"{_first_line(trace_error)})\n"
+            "  check that the input shape fits the network (e.g. AHNet needs sizes divisible "
+            "by 32, and by 128 in the first two spatial axes with psp_block_num=4)"
+        ) from trace_error
+    note = f"{reason}; traced instead: control flow is frozen for the probe input's shape"
+    return traced, "trace", [note]
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else "no message"
