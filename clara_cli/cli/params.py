@@ -177,3 +177,24 @@ def reports_errors(fn: F) -> F:
             ) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def configure_logging(debug: bool = False) -> None:
+    """Send the library's `clara` logger to stderr: info as is, warnings prefixed."""
+    import logging
+
+    class _Format(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            message = super().format(record)
+            if record.levelno >= logging.WARNING:
+                return f"warning: {message}"
+            return message
+
+    logger = logging.getLogger("clara")
+    if not any(getattr(h, "_clara", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(_Format("%(message)s"))
+        handler._clara = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug else logging.INFO)
+    logger.propagate = False

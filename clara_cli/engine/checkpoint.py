@@ -1,0 +1,282 @@
+"""Checkpoints that survive a crash mid-write and cannot run code when loaded.
+
+Writing: every file goes to a hidden temporary file in the target folder
+(``.model.pt.<random>.tmp``), is flushed and fsynced, renamed over the target with
+:func:`os.replace` (atomic on POSIX and Windows), and the folder is fsynced so that the rename
+itself survives a power cut. A kill at any moment leaves either the old file or the new one;
+the temporary file is removed on any Python-level failure (only a SIGKILL can leave one
+behind, and it never has the target's name).
+
+Reading: :func:`load_checkpoint` uses ``torch.load(..., weights_only=True)``, which only
+rebuilds tensors and plain containers; a file that needs arbitrary unpickling is refused.
+
+Naming for resume: periodic checkpoints are ``checkpoint_epoch=<N>.pt`` (optionally with a
+prefix, e.g. ``net_checkpoint_epoch=<N>.pt``), which is also what ignite's ``Checkpoint`` and
+MONAI's ``CheckpointSaver`` (``save_interval``, epoch level) write for a multi-item save_dict;
+with a single item they write ``<item>_epoch=<N>.pt``. :func:`latest_checkpoint` returns the
+file ``*epoch=<N>.pt`` with the largest N (temporary files never match).
+
+MONAI's ``CheckpointSaver`` writes with ``atomic=False`` (see ``_DiskSaver`` in
+``monai/handlers/checkpoint_saver.py``) and ignite's ``DiskSaver(atomic=True)`` renames but
+never fsyncs; :class:`AtomicDiskSaver` and :func:`make_checkpoint_saver_atomic` close both gaps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import tempfile
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+from ignite.handlers import DiskSaver
+
+from clara_cli.errors import ClaraError
+
+#: Periodic checkpoints: ours (``checkpoint_epoch=N.pt``) and ignite's/MONAI's
+#: (``[prefix_]<name>_epoch=N.pt``, where <name> is "checkpoint" or the single saved key).
+CHECKPOINT_PATTERN = re.compile(r"^(?:[^.].*_)?epoch=(\d+)\.pt$")
+
+
+def checkpoint_name(epoch: int, prefix: str = "") -> str:
+    """File name of the periodic checkpoint of ``epoch``: ``[prefix_]checkpoint_epoch=N.pt``."""
+    return f"{prefix}_checkpoint_epoch={epoch}.pt" if prefix else f"checkpoint_epoch={epoch}.pt"
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
+    """Call ``write(fileobj)`` on a temporary file and move it to ``path`` atomically.
+
+    Args:
+        path: the final file; its folder is created if missing.
+        write: writes the content to the binary file object it is given.
+
+    Returns:
+        The final path.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp creates 0600; give the file the mode a plain open() would (0666 & ~umask).
+        os.chmod(tmp_name, 0o666 & ~_umask())
+        os.replace(tmp_name, target)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+def save_checkpoint(obj: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write ``obj`` with ``torch.save`` atomically (see the module docstring).
+
+    Raises:
+        ClaraError: the file cannot be written (the previous file, if any, is intact).
+    """
+    try:
+        return atomic_write(path, lambda handle: torch.save(dict(obj), handle))
+    except OSError as err:
+        raise ClaraError(
+            f"cannot write checkpoint {path}: {err.strerror or err}\n"
+            "  check free disk space and write permission; the previous checkpoint is intact"
+        ) from err
+
+
+def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
+    """Load a checkpoint safely with ``torch.load(..., weights_only=True)``.
+
+    Args:
+        path: the checkpoint file.
+        map_location: where tensors go (default CPU).
+
+    Returns:
+        The saved dictionary.
+
+    Raises:
+        ClaraError: the file is missing, truncated or corrupt, is not a dictionary, or holds
+            Python objects that only unsafe unpickling could rebuild (refused, never retried
+            unsafely: such a file can run arbitrary code).
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise ClaraError(f"checkpoint not found: {source}")
+    try:
+        obj = torch.load(source, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        unsafe = _unsafe_globals(source)
+        if unsafe:
+            raise ClaraError(
+                f"refusing to load checkpoint {source}: it contains Python objects that can run "
+                f"code when loaded ({', '.join(unsafe)})\n"
+                "  only tensors, numbers, strings and plain containers are accepted; re-save the "
+                "state_dicts from a trusted environment"
+            ) from None
+        raise _corrupt(source, err) from err
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as err:
+        raise _corrupt(source, err) from err
+    if not isinstance(obj, dict):
+        raise ClaraError(
+            f"checkpoint {source} holds a {type(obj).__name__}, not a dictionary of state_dicts"
+        )
+    return obj
+
+
+def latest_checkpoint(directory: str | os.PathLike[str]) -> Path | None:
+    """The ``[prefix_]checkpoint_epoch=N.pt`` (or ``<item>_epoch=N.pt``) with the largest N.
+
+    Returns ``None`` when the folder is missing or holds no periodic checkpoint.
+    """
+    folder = Path(directory)
+    if not folder.is_dir():
+        return None
+    found = [
+        (int(match.group(1)), path)
+        for path in folder.iterdir()
+        if (match := CHECKPOINT_PATTERN.match(path.name)) and path.is_file()
+    ]
+    return max(found)[1] if found else None
+
+
+def build_state(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+    scaler: Any = None,
+    epoch: int = 0,
+    iteration: int = 0,
+    config: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything a resume needs, in a form ``weights_only`` loading accepts.
+
+    The model is unwrapped from DistributedDataParallel (``.module``) so that the weights load
+    into a plain network; the config goes through JSON so it holds only plain types.
+    """
+    inner = getattr(model, "module", None)
+    net = inner if isinstance(inner, torch.nn.Module) else model
+    state: dict[str, Any] = {"model": net.state_dict(), "epoch": epoch, "iteration": iteration}
+    if optimizer is not None:
+        state["optimizer"] = optimizer.state_dict()
+    if scheduler is not None:
+        state["lr_scheduler"] = scheduler.state_dict()
+    if scaler is not None:
+        state["scaler"] = scaler.state_dict()
+    if config is not None:
+        state["config"] = json.loads(json.dumps(config, default=str))
+    return state
+
+
+class AtomicDiskSaver(DiskSaver):
+    """ignite's ``DiskSaver`` with fsync, a fixed file name option and umask permissions.
+
+    Pass it as ``save_handler`` to ``ignite.handlers.Checkpoint``, or use
+    :func:`make_checkpoint_saver_atomic` on a MONAI ``CheckpointSaver``. Like ``DiskSaver``,
+    it writes only on ``save_on_rank`` (rank 0).
+
+    Args:
+        dirname: output folder (created when missing).
+        filename: when given, always write this name (MONAI's ``final_filename`` /
+            ``key_metric_filename``) instead of the name ignite chooses.
+        save_on_rank: the rank that writes.
+    """
+
+    def __init__(
+        self, dirname: str | os.PathLike[str], filename: str | None = None, save_on_rank: int = 0
+    ) -> None:
+        super().__init__(
+            Path(dirname),
+            atomic=True,
+            create_dir=True,
+            require_empty=False,
+            save_on_rank=save_on_rank,
+        )
+        self.filename = filename
+
+    def __call__(
+        self, checkpoint: Mapping[str, Any], filename: str, metadata: Mapping | None = None
+    ) -> None:
+        super().__call__(checkpoint, self.filename or filename, metadata)
+
+    def remove(self, filename: str) -> None:
+        super().remove(self.filename or filename)
+
+    def _save_func(self, checkpoint: Mapping[str, Any], path: Path, func: Callable) -> None:
+        atomic_write(path, lambda handle: func(checkpoint, handle, **self.kwargs))
+
+
+def make_checkpoint_saver_atomic(saver: Any) -> Any:
+    """Make a MONAI ``CheckpointSaver`` write atomically, with fsync; returns the same saver.
+
+    MONAI builds its ignite ``Checkpoint`` objects with a non-atomic private ``DiskSaver`` and
+    offers no way to pass another, so this swaps their ``save_handler`` (keeping the fixed file
+    names). Call it right after constructing the saver, before ``attach``.
+    """
+    for attr in ("_final_checkpoint", "_key_metric_checkpoint", "_interval_checkpoint"):
+        checkpoint = getattr(saver, attr, None)
+        if checkpoint is None:
+            continue
+        old = checkpoint.save_handler
+        checkpoint.save_handler = AtomicDiskSaver(
+            old.dirname,
+            filename=getattr(old, "filename", None),
+            save_on_rank=getattr(old, "save_on_rank", 0),
+        )
+    return saver
+
+
+def _corrupt(source: Path, err: BaseException) -> ClaraError:
+    return ClaraError(
+        f"cannot read checkpoint {source}: the file is truncated or corrupt "
+        f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no detail'})\n"
+        "  use an earlier checkpoint, or train again without resuming"
+    )
+
+
+def _unsafe_globals(source: Path) -> list[str]:
+    try:
+        return list(torch.serialization.get_unsafe_globals_in_checkpoint(source))
+    except Exception:  # noqa: BLE001 - a file it cannot parse is reported as corrupt instead
+        return []
+
+
+def _umask() -> int:
+    # os.umask can only be read by setting it; restore at once.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name != "posix":  # Windows cannot open a directory for fsync
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems (e.g. certain network mounts) refuse fsync on directories
+    finally:
+        os.close(fd)
+
+
+__all__ = [
+    "CHECKPOINT_PATTERN",
+    "AtomicDiskSaver",
+    "atomic_write",
+    "build_state",
+    "checkpoint_name",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "make_checkpoint_saver_atomic",
+    "save_checkpoint",
+]

@@ -1,0 +1,103 @@
+"""What every workflow run sets up first: config, variables, sys.path, device, rank, seed."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clara_cli.mmar.loader import MmarConfig, load_mmar_config
+from clara_cli.mmar.variables import substitute
+
+log = logging.getLogger("clara")
+
+
+@dataclass
+class RunRequest:
+    """The command-line inputs of one workflow run (what `clara train|validate|infer` got).
+
+    Attributes:
+        mmar_root: the archive.
+        config_path: workflow config, relative to mmar_root unless absolute.
+        env_path: environment.json, relative to mmar_root unless absolute.
+        overrides: `--set` values.
+        device: "auto" (CUDA when visible), "cpu" or "cuda".
+        resume: continue from the last checkpoint in MMAR_CKPT_DIR (training only).
+        extra: command-specific inputs (inference inputs, output folder, ...).
+    """
+
+    mmar_root: Path
+    config_path: str | Path
+    env_path: str | Path = "config/environment.json"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    resume: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Session:
+    """A loaded and substituted config, plus this process's place in the job."""
+
+    request: RunRequest
+    mmar: MmarConfig
+    conf: dict[str, Any]
+    dist: Any  # engine.distributed.DistContext
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        return self.mmar.variables
+
+    def var(self, name: str, default: Any = None) -> Any:
+        """A variable's value, substituted."""
+        if name not in self.variables:
+            return default
+        return substitute(self.variables[name], self.variables, name, str(self.mmar.config_file))
+
+    def path_var(self, name: str) -> Path:
+        """A path variable (MMAR_CKPT_DIR, ...) as an absolute Path."""
+        from clara_cli.errors import ConfigError
+
+        value = self.var(name)
+        if not value:
+            raise ConfigError(
+                f"{name} is not set: add it to {self.mmar.env_file} or pass --set {name}=PATH"
+            )
+        return Path(value)
+
+
+def open_session(request: RunRequest) -> Session:
+    """Load the config, put MMAR_ROOT/custom on sys.path, join the process group, seed."""
+    from clara_cli.engine import distributed
+
+    mmar = load_mmar_config(
+        request.mmar_root, request.config_path, request.env_path, request.overrides
+    )
+    for extra_path in (mmar.mmar_root / "custom", mmar.mmar_root):
+        if extra_path.is_dir() and str(extra_path) not in sys.path:
+            sys.path.insert(0, str(extra_path))
+    conf = substitute(
+        {k: v for k, v in mmar.config.items()}, mmar.variables, "", str(mmar.config_file)
+    )
+    dist = distributed.init_distributed(request.device)
+    session = Session(request, mmar, conf, dist)
+    _seed(session)
+    return session
+
+
+def _seed(session: Session) -> None:
+    determinism = session.var("determinism")
+    seed = None
+    if isinstance(determinism, dict):
+        seed = determinism.get("random_seed")
+    elif isinstance(determinism, int) and not isinstance(determinism, bool):
+        seed = determinism
+    if seed is None:
+        return
+    from clara_cli.engine.determinism import seed_everything
+
+    # Each rank gets its own stream for augmentation (rank offset), so shards are not
+    # augmented identically; the whole job stays reproducible for a given world size.
+    seed_everything(int(seed) + session.dist.rank)

@@ -1,0 +1,62 @@
+"""Where things live in an MMAR, and the reserved words of its configs."""
+
+from __future__ import annotations
+
+CONFIG_DIR = "config"
+DEFAULT_ENV = "config/environment.json"
+DEFAULT_TRAIN_CONFIG = "config/config_train.json"
+DEFAULT_VALIDATION_CONFIG = "config/config_validation.json"
+DEFAULT_INFERENCE_CONFIG = "config/config_inference.json"
+
+# Variables holding paths: relative values resolve against MMAR_ROOT (from environment.json or
+# the config) or against the current directory (when given on the command line with --set).
+PATH_VARIABLES = (
+    "DATA_ROOT",
+    "DATASET_JSON",
+    "MMAR_CKPT_DIR",
+    "MMAR_CKPT",
+    "MMAR_TORCHSCRIPT",
+    "MMAR_EVAL_OUTPUT_PATH",
+    "PRETRAIN_WEIGHTS_FILE",
+)
+
+# Keys of a workflow section whose values are components (not variables).
+SECTION_KEYS = (
+    "model",
+    "loss",
+    "optimizer",
+    "lr_scheduler",
+    "pre_transforms",
+    "dataset",
+    "dataloader",
+    "inferer",
+    "handlers",
+    "post_transforms",
+    "key_metric",
+    "additional_metrics",
+    "metrics",
+    "iteration",
+    "trainer",
+    "evaluator",
+)
+TOP_SECTIONS = ("train", "validate")
+
+# Keys of a component object that are not constructor arguments.
+COMPONENT_KEYS = frozenset(
+    {
+        "name",
+        "path",
+        "args",
+        "disabled",
+        "rank",
+        "ref",
+        "log_label",
+        "is_key_metric",
+        "data_list_file_path",
+        "data_file_base_dir",
+        "data_list_key",
+    }
+)
+
+# Clara 3 / 4.0 spellings of top-level switches, mapped to the 4.1 names.
+LEGACY_VARIABLES = {"use_amp": "amp", "num_training_epoch_per_valid": "num_interval_per_valid"}
