@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from clara_cli.cli.params import reports_errors
+from clara_cli.errors import DataError
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _RESOLUTION_FLAGS = ("-r", "--resolution")
@@ -166,9 +167,10 @@ def command(
     )
     jobs = find_jobs(source_dir, output_dir, input_suffix=input_suffix, output_suffix=output_suffix)
     if not jobs:
-        raise click.ClickException(
+        raise DataError(
             f"no input volumes found in {source_dir}"
             + (f" ending with {input_suffix!r}" if input_suffix else "")
+            + "\n  accepted: .nii .nii.gz .nrrd .nhdr .mha .mhd files and folders of DICOM series"
         )
     with tqdm(total=len(jobs), unit="vol", desc="dataconvert", disable=None) as bar:
 

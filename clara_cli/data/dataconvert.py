@@ -8,6 +8,7 @@ failing input is recorded and the batch goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
@@ -39,6 +40,12 @@ _NOT_DICOM_SUFFIXES = {
     ".xml",
 }
 
+_DICOM_SUFFIXES = {".dcm", ".dicom", ".ima"}
+_NOT_IN_SERIES = (
+    "DICOM file not part of any readable image series: corrupt or truncated, "
+    "or not an image (e.g. RTSTRUCT, SR)"
+)
+
 
 @dataclass(frozen=True)
 class ConvertOptions:
@@ -66,7 +73,7 @@ class ConvertJob:
     source: Path
     output: Path
     series_uid: str | None = None
-    duplicate_of: Path | None = None  # another input already maps to the same output
+    problem: str = ""  # known before reading: the job fails with this reason
 
     @property
     def name(self) -> str:
@@ -151,6 +158,12 @@ def find_jobs(
                 stem = description if unique else _clean(item.uid)
                 output = output_dir / relative / (stem + output_suffix)
                 jobs.append(ConvertJob(folder_path, output, series_uid=item.uid))
+            # A corrupt slice file is silently left out of its series by GDCM: report it.
+            in_series = {Path(file).name for item in series for file in item.files}
+            for name in dicom_candidates:
+                if name not in in_series and _looks_like_dicom(folder_path / name):
+                    output = output_dir / relative / name
+                    jobs.append(ConvertJob(folder_path / name, output, problem=_NOT_IN_SERIES))
     return _mark_duplicates(jobs)
 
 
@@ -166,6 +179,19 @@ def check_folders(source_dir: Path, output_dir: Path) -> None:
         )
 
 
+def _looks_like_dicom(path: Path) -> bool:
+    """A DICOM suffix, or the "DICM" marker after the 128-byte preamble (DICOMDIR excluded)."""
+    if path.name.upper() == "DICOMDIR":
+        return False
+    if path.suffix.lower() in _DICOM_SUFFIXES:
+        return True
+    try:
+        with path.open("rb") as stream:
+            return stream.read(132)[128:] == b"DICM"
+    except OSError:
+        return False
+
+
 def _dotted(suffix: str) -> str:
     return suffix if suffix.startswith(".") else f".{suffix}"
 
@@ -175,13 +201,16 @@ def _clean(text: str) -> str:
 
 
 def _mark_duplicates(jobs: list[ConvertJob]) -> list[ConvertJob]:
-    first_for: dict[Path, Path] = {}
+    first_for: dict[Path, str] = {}
     marked = []
     for job in jobs:
-        if job.output in first_for:
-            job = ConvertJob(job.source, job.output, job.series_uid, first_for[job.output])
+        if job.problem:
+            pass
+        elif job.output in first_for:
+            problem = f"same output name as {first_for[job.output]}; rename one of them"
+            job = dataclasses.replace(job, problem=problem)
         else:
-            first_for[job.output] = job.source
+            first_for[job.output] = job.name
         marked.append(job)
     return marked
 
@@ -189,9 +218,8 @@ def _mark_duplicates(jobs: list[ConvertJob]) -> list[ConvertJob]:
 def convert_volume(job: ConvertJob, options: ConvertOptions) -> ConvertResult:
     """Convert one volume; never raises for bad data: failures come back as a FAILED result."""
     started = time.perf_counter()
-    if job.duplicate_of is not None:
-        reason = f"same output name as {job.duplicate_of}; rename one of them"
-        return ConvertResult(job, FAILED, reason)
+    if job.problem:
+        return ConvertResult(job, FAILED, job.problem)
     if job.output.exists() and not options.overwrite:
         return ConvertResult(job, SKIPPED, "output exists (use -f to convert again)")
     try:
@@ -221,8 +249,10 @@ def transform_volume(image: sitk.Image, options: ConvertOptions) -> sitk.Image:
 
         image = n4_correct(image)
     if options.spacing is not None:
+        # A 2D input (one DICOM slice, a 2D NRRD) takes the in-plane part of `-r`.
+        spacing = options.spacing[: image.GetDimension()]
         image = resample_to_spacing(
-            image, options.spacing, is_label=options.is_label, interpolation=options.interpolation
+            image, spacing, is_label=options.is_label, interpolation=options.interpolation
         )
     return image
 

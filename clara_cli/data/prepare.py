@@ -46,8 +46,9 @@ def find_msd_cases(
     """Find the image/label pairs of an MSD-layout folder.
 
     Uses `dataset_json` (default: `root/dataset.json` when it exists) for the training and test
-    lists; otherwise matches `imagesTr/` and `labelsTr/` files by name (an nnU-Net channel suffix
-    such as `_0000` on the image is ignored).
+    lists (test: the files of `imagesTs/` when it has no "test" key); otherwise matches
+    `imagesTr/` and `labelsTr/` files by name (an nnU-Net channel suffix such as `_0000` on the
+    image is ignored).
 
     Raises:
         DataError: the root has neither dataset.json nor imagesTr/labelsTr, or no pair at all.
@@ -85,8 +86,13 @@ def _cases_from_json(root: Path, json_path: Path) -> MsdCases:
             cases.missing.extend(absent)
         else:
             cases.pairs.append({"image": image, "label": label})
-    for entry in description.get("test") or []:
-        path = _relative(entry["image"] if isinstance(entry, dict) else entry)
+    if "test" not in description:  # not every dataset.json lists them: take imagesTs/
+        cases.test = _images_in(root, "imagesTs")
+    for index, entry in enumerate(description.get("test") or []):
+        path = entry.get("image") if isinstance(entry, dict) else entry
+        if not isinstance(path, str):
+            raise DataError(f"{json_path}: test[{index}] must be a path or {{'image': path}}")
+        path = _relative(path)
         (cases.test if (root / path).exists() else cases.missing).append(path)
     listed = {pair["label"] for pair in cases.pairs}
     cases.unmatched_labels = [p for p in _images_in(root, "labelsTr") if p not in listed]

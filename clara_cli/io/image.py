@@ -25,6 +25,8 @@ IMAGE_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", 
 _ACCEPTED = "NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM folder"
 
 _DICOM_DESCRIPTION_TAG = "0008|103e"
+#: Set by ITK's series reader when the slice positions are not evenly spaced.
+_NON_UNIFORM_KEY = "ITK_non_uniform_sampling_deviation"
 
 
 def image_suffix(path: TypePath) -> str | None:
@@ -116,12 +118,27 @@ def read_dicom_series(folder: TypePath, series_uid: str | None = None) -> sitk.I
         chosen = matches[0]
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(list(chosen.files))
+    # ITK prints a C++ warning for unevenly spaced slices and carries on; we raise instead.
+    warnings_shown = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
     try:
-        return reader.Execute()
+        image = reader.Execute()
     except RuntimeError as err:
         raise DataError(
             f"cannot read DICOM series {chosen.uid!r} in {str(folder)!r}: {_first_line(err)}"
         ) from None
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(warnings_shown)
+    if image.HasMetaDataKey(_NON_UNIFORM_KEY):
+        # A missing or unreadable slice leaves a gap; the volume would have a wrong geometry.
+        deviation = image.GetMetaData(_NON_UNIFORM_KEY).strip()
+        raise DataError(
+            f"DICOM series {chosen.uid!r} in {str(folder)!r} has missing or unevenly spaced "
+            f"slices (spacing deviates by up to {deviation} mm; "
+            f"{len(chosen.files)} slice files read)\n"
+            "  is a slice file missing or corrupt?"
+        )
+    return image
 
 
 def read_image(path: TypePath, series_uid: str | None = None) -> sitk.Image:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -80,3 +83,50 @@ def test_nothing_to_convert(tmp_path):
 def test_labels_cannot_use_n4(tmp_path, source):
     result = run("-d", source, "-o", tmp_path / "out", "-l", "--n4")
     assert result.exit_code == 2
+
+
+def test_labels_keep_their_set_through_the_command(tmp_path):
+    labels = np.zeros((8, 10, 12), dtype=np.uint8)
+    labels[1:4, 2:6, 2:6], labels[5:8, 5:9, 6:11] = 1, 4
+    image = sitk.GetImageFromArray(labels)
+    image.SetSpacing((0.7, 0.7, 2.0))
+    (tmp_path / "src").mkdir()
+    sitk.WriteImage(image, str(tmp_path / "src" / "seg.nii.gz"))
+    result = run("-d", tmp_path / "src", "-o", tmp_path / "out", "-r", "1", "1", "3", "-l")
+    assert result.exit_code == 0, result.output
+    out = sitk.ReadImage(str(tmp_path / "out" / "seg.nii.gz"))
+    assert out.GetPixelID() == sitk.sitkUInt8
+    assert set(np.unique(sitk.GetArrayFromImage(out))) == {0, 1, 4}
+
+
+def test_errors_show_no_traceback_unless_debug(tmp_path, source, monkeypatch):
+    refused = run("-d", source, "-o", source / "converted")
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    debug = run("-d", source, "-o", source / "converted", "--debug")
+    assert debug.exit_code == 1
+    assert "Traceback" in debug.output and "DataError" in debug.output
+
+    def broken(*args, **kwargs):
+        raise ValueError("unexpected")
+
+    monkeypatch.setattr("clara_cli.data.dataconvert.find_jobs", broken)
+    crashed = run("-d", source, "-o", tmp_path / "out")
+    assert crashed.exit_code == 1 and "Traceback" not in crashed.output
+    assert "Error: ValueError: unexpected" in crashed.output
+    assert "--debug for the traceback" in crashed.output
+
+
+@pytest.mark.parametrize("module", ["dataconvert", "prepare_dataset"])
+def test_help_does_not_import_heavy_libraries(module):
+    # A fresh interpreter: this test process has imported SimpleITK already.
+    code = (
+        "import sys\n"
+        f"import clara_cli.cli.{module}\n"
+        "from click.testing import CliRunner\n"
+        "from clara_cli.cli.main import cli\n"
+        f"result = CliRunner().invoke(cli, ['{module.replace('_', '-')}', '--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted(m for m in ('torch', 'monai', 'SimpleITK', 'numpy') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

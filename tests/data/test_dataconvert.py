@@ -49,13 +49,33 @@ def test_resampled_geometry_matches_the_library_and_the_grid_rule(tmp_path, ct_p
 
 def test_labels_keep_type_and_label_set(tmp_path, ct_pair):
     _, label = ct_pair
-    labels = sitk.Cast(label, sitk.sitkInt16) * 3  # {0, 3}
-    write(labels, tmp_path / "src" / "seg.nrrd")
+    labels = sitk.GetArrayFromImage(label).astype(np.int16) * 3  # the sphere is 3
+    labels[2:5, 3:7, 3:8] = 1  # small boxes, a few voxels across
+    labels[10:14, 14:18, 16:21] = 2
+    labels[6:9, 2:5, 18:22] = 300  # beyond uint8
+    source = sitk.GetImageFromArray(labels)
+    source.CopyInformation(label)
+    write(source, tmp_path / "src" / "seg.nrrd")
     options = ConvertOptions(spacing=(1.0, 1.0, 3.0), is_label=True)
     convert_dataset(tmp_path / "src", tmp_path / "out", options, output_suffix=".mha")
     out = sitk.ReadImage(str(tmp_path / "out" / "seg.mha"))
     assert out.GetPixelID() == sitk.sitkInt16
-    assert set(np.unique(sitk.GetArrayFromImage(out))) == {0, 3}
+    assert set(np.unique(sitk.GetArrayFromImage(out))) == {0, 1, 2, 3, 300}
+    # nearest neighbour: every output voxel holds the label of the input voxel containing it
+    centre = [s // 2 for s in out.GetSize()]
+    point = out.TransformIndexToPhysicalPoint(centre)
+    nearest = source.TransformPhysicalPointToIndex(point)
+    assert out[centre] == source[nearest]
+
+
+def test_no_face_of_a_converted_volume_is_a_constant_slab(tmp_path, ct_pair):
+    image, _ = ct_pair  # noise of +-5 HU everywhere, so no face of the input is constant
+    write(image, tmp_path / "src" / "ct.nii.gz")
+    convert_dataset(tmp_path / "src", tmp_path / "out", ConvertOptions(spacing=(0.5, 0.7, 1.0)))
+    out = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "out" / "ct.nii.gz")))
+    assert out.shape == (40, 23, 38)
+    for face in (out[0], out[-1], out[:, 0], out[:, -1], out[:, :, 0], out[:, :, -1]):
+        assert np.ptp(face) > 0, "a face is a constant padding slab"
 
 
 def test_float_labels_with_whole_values_become_integers(tmp_path, ct_pair):
@@ -95,6 +115,36 @@ def test_dicom_series_converts_back_to_the_same_array_and_geometry(tmp_path, ct_
     write(image, tmp_path / "src" / "other.nii.gz")
     jobs = find_jobs(tmp_path / "src", tmp_path / "out2", input_suffix=".dcm")
     assert sorted(job.series_uid for job in jobs) == ["1.2.3.44", "1.2.3.45"]
+
+
+def test_corrupt_dicom_slices_are_reported(tmp_path, ct_pair, dicom_writer):
+    image, _ = ct_pair
+    first = dicom_writer(image, tmp_path / "src" / "p1", "1.2.3.1", description="CT")
+    middle = dicom_writer(image, tmp_path / "src" / "p2", "1.2.3.2", description="CT")
+    # truncated files: GDCM leaves them out of their series without a word
+    for path in (first / "1.2.3.1_000.dcm", middle / "1.2.3.2_007.dcm"):
+        path.write_bytes(path.read_bytes()[:400])
+    (first / "notes.dcm").write_bytes(b"not dicom")
+    (first / "README").write_text("not an image and not DICOM: ignored")
+    report = convert_dataset(tmp_path / "src", tmp_path / "out")
+    failed = {result.job.source.name: result.reason for result in report.failed}
+    assert set(failed) == {"1.2.3.1_000.dcm", "notes.dcm", "1.2.3.2_007.dcm", "p2"}
+    assert "not part of any readable image series" in failed["1.2.3.1_000.dcm"]
+    assert "missing or unevenly spaced slices" in failed["p2"]  # the gap fails its series
+    # the rest of p1's series is still converted (and the table says a slice file failed)
+    assert report.count(CONVERTED) == 1
+    assert sitk.ReadImage(str(tmp_path / "out" / "p1" / "CT.nii.gz")).GetDepth() == 15
+
+
+def test_a_2d_input_takes_the_in_plane_spacing(tmp_path):
+    array = np.random.default_rng(3).integers(0, 255, (10, 12)).astype(np.uint8)
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing((0.5, 0.5))
+    write(image, tmp_path / "src" / "xray.nrrd")
+    report = convert_dataset(tmp_path / "src", tmp_path / "out", ConvertOptions(spacing=(1, 1, 3)))
+    assert report.count(CONVERTED) == 1, report.failed
+    out = sitk.ReadImage(str(tmp_path / "out" / "xray.nii.gz"))
+    assert out.GetSize() == (6, 5) and out.GetSpacing() == (1.0, 1.0)
 
 
 def test_a_corrupt_file_mid_batch_does_not_stop_the_others(tmp_path, ct_pair):

@@ -100,6 +100,17 @@ def test_dataset_json_is_used_when_present(msd_root):
     assert cases.unmatched_images == ["imagesTr/case_5.nii.gz", "imagesTr/case_6.nii.gz"]
 
 
+def test_dataset_json_without_test_list_takes_images_ts(msd_root):
+    description = {
+        "training": [{"image": "imagesTr/case_1.nii.gz", "label": "labelsTr/case_1.nii.gz"}]
+    }
+    (msd_root / "dataset.json").write_text(json.dumps(description))
+    assert find_msd_cases(msd_root).test == ["imagesTs/case_7.nii.gz", "imagesTs/case_8.nii.gz"]
+    description["test"] = []  # an explicit empty list is respected
+    (msd_root / "dataset.json").write_text(json.dumps(description))
+    assert find_msd_cases(msd_root).test == []
+
+
 def test_nnunet_channel_suffix_is_matched(tmp_path, make_ct_pair):
     image, label = make_ct_pair()
     for folder, name, item in (("imagesTr", "a_0000", image), ("labelsTr", "a", label)):

@@ -104,6 +104,15 @@ def test_dicom_folder_with_two_series_needs_a_uid(tmp_path, ct_pair, dicom_write
         read_image(folder, series_uid="9.9")
 
 
+def test_dicom_series_with_a_missing_slice_is_refused(tmp_path, ct_pair, dicom_writer, capfd):
+    image, _ = ct_pair
+    folder = dicom_writer(image, tmp_path / "dicom", "1.2.3.7")
+    (folder / "1.2.3.7_005.dcm").unlink()  # a gap: ITK would read 15 slices as if evenly spaced
+    with pytest.raises(DataError, match="1.2.3.7.*missing or unevenly spaced slices"):
+        read_image(folder)
+    assert "WARNING" not in capfd.readouterr().err  # ITK's C++ warning is replaced, not added
+
+
 def test_empty_folder_is_not_a_series(tmp_path):
     with pytest.raises(DataError, match="no DICOM series in folder"):
         read_image(tmp_path)

@@ -8,14 +8,31 @@ from clara_cli.errors import DataError
 from clara_cli.io.resample import output_grid, parse_spacing, resample_like, resample_to_spacing
 
 
+def rotation(about_z: float, about_x: float) -> tuple[float, ...]:
+    """Direction cosines of an oblique acquisition: a rotation about z, then about x (degrees)."""
+    cz, sz = np.cos(np.radians(about_z)), np.sin(np.radians(about_z))
+    cx, sx = np.cos(np.radians(about_x)), np.sin(np.radians(about_x))
+    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    return tuple((rx @ rz).ravel())
+
+
+FLIPPED = (-1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
+OBLIQUE = rotation(30.0, 20.0)
+
+
 def reference_resample(image: sitk.Image, spacing, interpolator) -> sitk.Image:
-    """The extent-keeping grid computed independently, then a plain SimpleITK Resample."""
-    spacing_in = np.array(image.GetSpacing())
+    """The extent-keeping grid from SimpleITK's own index-to-physical mapping, then Resample.
+
+    The input's first voxel corner is the continuous index (-0.5, -0.5, -0.5); the output's first
+    voxel centre lies half an output voxel inside it, along the same direction cosines.
+    """
     spacing_out = np.array(spacing, dtype=float)
-    size = [int(round(n)) for n in np.array(image.GetSize()) * spacing_in / spacing_out]
+    extent = np.array(image.GetSize()) * np.array(image.GetSpacing())
+    size = [int(round(n)) for n in extent / spacing_out]
+    corner = np.array(image.TransformContinuousIndexToPhysicalPoint((-0.5, -0.5, -0.5)))
     direction = np.array(image.GetDirection()).reshape(3, 3)
-    first_edge = np.array(image.GetOrigin()) - direction @ (spacing_in / 2)
-    origin = first_edge + direction @ (spacing_out / 2)
+    origin = corner + direction @ (spacing_out / 2)
     return sitk.Resample(
         image,
         size,
@@ -30,19 +47,27 @@ def reference_resample(image: sitk.Image, spacing, interpolator) -> sitk.Image:
     )
 
 
+@pytest.mark.parametrize("direction", [FLIPPED, OBLIQUE], ids=["flipped", "oblique"])
 @pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (1.5, 1.5, 2.0), (0.6, 1.1, 3.3)])
-def test_geometry_matches_a_simpleitk_reference(ct_pair, spacing):
+def test_geometry_matches_a_simpleitk_reference(ct_pair, spacing, direction):
     image, _ = ct_pair
+    image.SetDirection(direction)
     ref = reference_resample(image, spacing, sitk.sitkLinear)
     out = resample_to_spacing(image, spacing)
     assert out.GetSize() == ref.GetSize()
     np.testing.assert_allclose(out.GetOrigin(), ref.GetOrigin(), atol=1e-9)
     np.testing.assert_allclose(out.GetSpacing(), spacing)
-    assert out.GetDirection() == image.GetDirection()
+    np.testing.assert_allclose(out.GetDirection(), direction, atol=1e-12)
     assert out.GetPixelID() == sitk.sitkInt16
     # same values up to rounding to the nearest integer
     difference = sitk.GetArrayFromImage(out) - sitk.GetArrayFromImage(ref)
     assert np.abs(difference).max() <= 0.5 + 1e-3
+    # the first voxel corner is the input's: the volume has not moved in space
+    np.testing.assert_allclose(
+        out.TransformContinuousIndexToPhysicalPoint((-0.5, -0.5, -0.5)),
+        image.TransformContinuousIndexToPhysicalPoint((-0.5, -0.5, -0.5)),
+        atol=1e-9,
+    )
 
 
 def test_physical_extent_is_kept(ct_pair):
@@ -75,17 +100,39 @@ def test_same_spacing_is_an_identity():
     np.testing.assert_array_equal(sitk.GetArrayFromImage(out), array)
 
 
-def test_no_output_face_is_constant_padding():
-    # 16 slices of 2.5 mm = 40 mm -> 2.4 mm: round(16.67) = 17 slices, 0.8 mm beyond the input
+def faces(array: np.ndarray) -> list[np.ndarray]:
+    return [array[0], array[-1], array[:, 0], array[:, -1], array[:, :, 0], array[:, :, -1]]
+
+
+@pytest.mark.parametrize("direction", [FLIPPED, OBLIQUE], ids=["flipped", "oblique"])
+def test_no_output_face_is_constant_padding(direction):
+    # 10 x 12 x 16 voxels of 0.8 x 0.8 x 2.5 mm to 0.3 x 0.25 x 1.0 mm: every size is rounded
+    # so that keeping the input origin would put the last output voxel centres outside the input
     array = np.random.default_rng(2).normal(0, 100, (16, 12, 10)).astype(np.float32)
     image = sitk.GetImageFromArray(array)
     image.SetSpacing((0.8, 0.8, 2.5))
-    image.SetDirection((-1, 0, 0, 0, 1, 0, 0, 0, -1))
-    out = sitk.GetArrayFromImage(resample_to_spacing(image, (0.7, 0.9, 2.4)))
-    assert out.shape == (17, 11, 11)
-    faces = [out[0], out[-1], out[:, 0], out[:, -1], out[:, :, 0], out[:, :, -1]]
-    for face in faces:
+    image.SetOrigin((4.0, -3.0, 12.0))
+    image.SetDirection(direction)
+    spacing = (0.3, 0.25, 1.0)
+    out = sitk.GetArrayFromImage(resample_to_spacing(image, spacing))
+    assert out.shape == (40, 38, 27)
+    for face in faces(out):
         assert np.ptp(face) > 50, "a face is a constant padding slab"
+
+    # The same size with the input origin kept (the rule measured.md warns about) does leave a
+    # constant slab here, so this test would catch a return to it.
+    naive = sitk.Resample(
+        image,
+        [27, 38, 40],
+        sitk.Transform(),
+        sitk.sitkLinear,
+        image.GetOrigin(),
+        spacing,
+        image.GetDirection(),
+        float(array.min()),
+        sitk.sitkFloat32,
+    )
+    assert any(np.ptp(face) == 0 for face in faces(sitk.GetArrayFromImage(naive)))
 
 
 def test_labels_keep_their_set_and_type(ct_pair):
