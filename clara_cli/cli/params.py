@@ -147,6 +147,17 @@ def mmar_options(default_config: str) -> Callable[[F], F]:
     return decorate
 
 
+def device_option(fn: F) -> F:
+    """`--device auto|cpu|cuda`."""
+    return click.option(
+        "--device",
+        type=click.Choice(["auto", "cpu", "cuda"]),
+        default="auto",
+        show_default=True,
+        help="Where to compute; auto uses CUDA when a GPU is visible.",
+    )(fn)
+
+
 def reports_errors(fn: F) -> F:
     """Run a command body, turning library errors into `Error: ...` and exit code 1.
 
@@ -180,8 +191,14 @@ def reports_errors(fn: F) -> F:
 
 
 def configure_logging(debug: bool = False) -> None:
-    """Send the library's `clara` logger to stderr: info as is, warnings prefixed."""
+    """Send the library's `clara` logger to stderr: info as is, warnings prefixed.
+
+    Without `--debug`, third-party deprecation chatter (MONAI/torch FutureWarnings about
+    defaults our configs do not use) and ignite's own "run is terminating" lines are hidden:
+    the user sees our one-line warnings and errors, not library internals.
+    """
     import logging
+    import warnings
 
     class _Format(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:
@@ -198,3 +215,7 @@ def configure_logging(debug: bool = False) -> None:
         logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if debug else logging.INFO)
     logger.propagate = False
+    if not debug:
+        for category in (FutureWarning, DeprecationWarning):
+            warnings.filterwarnings("ignore", category=category)
+        logging.getLogger("ignite").setLevel(logging.CRITICAL)

@@ -9,6 +9,7 @@ import click
 from clara_cli.cli.params import (
     ClaraCommand,
     configure_logging,
+    device_option,
     mmar_options,
     parse_overrides,
     reports_errors,
@@ -17,13 +18,7 @@ from clara_cli.cli.params import (
 
 @click.command("train", cls=ClaraCommand)
 @mmar_options("config/config_train.json")
-@click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
-    show_default=True,
-    help="Where to compute; auto uses CUDA when a GPU is visible.",
-)
+@device_option
 @reports_errors
 def command(
     mmar_root: Path,

@@ -27,11 +27,68 @@ class AutocastForward(torch.nn.Module):
         self.module = module
         self.device_type = device_type
         self.dtype = dtype
+        self.enabled = True
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        with torch.autocast(self.device_type, dtype=self.dtype):
+        with torch.autocast(self.device_type, dtype=self.dtype, enabled=self.enabled):
             out = self.module(*args, **kwargs)
         return _to_float(out)
+
+
+class NonFiniteGradientFallback:
+    """Redo a CPU bf16 training step in fp32 when its gradients are not finite.
+
+    bf16 has no loss scaling to fall back on, and oneDNN's bf16 convolution backward on CPU
+    returned NaN weight gradients for MONAI's AHNet (in nearly every step of the spleen
+    recipe; never seen for UNet or SegResNet). Applying such a step would turn every weight
+    into NaN, so this handler checks the gradients after `backward` and, when one is not
+    finite, recomputes that step without autocast before the optimizer runs. After
+    `max_fallbacks` such steps bf16 is switched off for the rest of the run: redoing every
+    step costs more than fp32 alone. DDP has already averaged the gradients, so every rank
+    takes the same decisions. Attach it to a MONAI SupervisedTrainer whose network is an
+    :class:`AutocastForward`.
+    """
+
+    def __init__(self, wrapper: AutocastForward, max_fallbacks: int = 3) -> None:
+        self.wrapper = wrapper
+        self.max_fallbacks = max_fallbacks
+        self.fallbacks = 0
+
+    def attach(self, engine: Any) -> None:
+        from monai.engines.utils import IterationEvents
+
+        engine.add_event_handler(IterationEvents.BACKWARD_COMPLETED, self)
+
+    def __call__(self, engine: Any) -> None:
+        if not self.wrapper.enabled or _gradients_finite(engine.optimizer):
+            return
+        self.fallbacks += 1
+        output = engine.state.output
+        engine.optimizer.zero_grad(set_to_none=True)
+        self.wrapper.enabled = False
+        try:
+            output["pred"] = engine.inferer(output["image"], engine.network)
+            output["loss"] = engine.loss_function(output["pred"], output["label"]).mean()
+            output["loss"].backward()
+        finally:
+            self.wrapper.enabled = self.fallbacks < self.max_fallbacks
+        if self.wrapper.enabled:
+            log.debug("bf16 step %d had non-finite gradients; redone in fp32", engine.state.iteration)
+        else:
+            log.warning(
+                "bf16 autocast gave non-finite gradients in %d steps of this network; training "
+                "continues in fp32 (set amp=false to skip the bf16 attempt)",
+                self.fallbacks,
+            )
+
+
+def _gradients_finite(optimizer: torch.optim.Optimizer) -> bool:
+    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    if not grads:
+        return True
+    # One fused reduction instead of a Python loop of per-tensor checks.
+    norms = torch._foreach_norm(grads)
+    return bool(torch.isfinite(torch.stack(norms)).all())
 
 
 def _to_float(out: Any) -> Any:

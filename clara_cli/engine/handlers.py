@@ -62,6 +62,10 @@ class EpochProgress:
             if self._count:
                 self._bar.set_postfix(loss=f"{self._total / self._count:.4f}")
             self._bar.update(1)
+            # Close on the epoch's last iteration, before EPOCH_COMPLETED runs validation, so
+            # the validation log line does not land on the bar's line.
+            if engine.state.epoch_length and engine.state.iteration % engine.state.epoch_length == 0:
+                self._close(engine)
 
     def _close(self, engine: Any) -> None:
         if self._bar is not None:
@@ -107,9 +111,15 @@ class History:
             self._n += 1
 
     def _epoch_done(self, engine: Any) -> None:
-        mean = self.reduce_loss(self._sum / self._n) if self._n else float("nan")
-        row = self._row(engine.state.epoch)
-        row["loss"] = mean
+        self._epoch_loss(engine.state.epoch)
+
+    def _epoch_loss(self, epoch: int) -> float:
+        # Validation (a trainer handler attached before this one) may ask first; reduce once.
+        # Every rank runs both call sites, so the collective inside reduce_loss stays matched.
+        row = self._row(epoch)
+        if "loss" not in row:
+            row["loss"] = self.reduce_loss(self._sum / self._n) if self._n else float("nan")
+        return float(row["loss"])
 
     def _row(self, epoch: int) -> dict[str, Any]:
         if not self.epochs or self.epochs[-1]["epoch"] != epoch:
@@ -118,6 +128,7 @@ class History:
 
     def _validated(self, trainer: Any) -> Any:
         def record(evaluator: Any) -> None:
+            self._epoch_loss(trainer.state.epoch)
             row = self._row(trainer.state.epoch)
             for name, value in evaluator.state.metrics.items():
                 if isinstance(value, (int, float)):

@@ -71,7 +71,9 @@ class Session:
 def open_session(request: RunRequest) -> Session:
     """Load the config, put MMAR_ROOT/custom on sys.path, join the process group, seed."""
     from clara_cli.engine import distributed
+    from clara_cli.engine.allocator import keep_freed_memory
 
+    keep_freed_memory()
     mmar = load_mmar_config(
         request.mmar_root, request.config_path, request.env_path, request.overrides
     )

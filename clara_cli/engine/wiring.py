@@ -169,10 +169,24 @@ class Wiring:
     # ------------------------------------------------------------------- after
     def after_build(self, section: Any, obj: Any, spec: dict[str, Any], where: str) -> Any:
         import torch
+        from monai import engines
 
         if isinstance(obj, torch.nn.Module) and not isinstance(obj, torch.nn.modules.loss._Loss):
             obj = obj.to(self.device)
+        if isinstance(obj, engines.SupervisedTrainer):
+            self._prepare_trainer(obj)
         return obj
+
+    def _prepare_trainer(self, trainer: Any) -> None:
+        import torch
+
+        from clara_cli.engine.compute import AutocastForward, NonFiniteGradientFallback
+
+        if trainer.amp and trainer.scaler is not None:
+            # MONAI still builds the deprecated torch.cuda.amp.GradScaler; use torch.amp's.
+            trainer.scaler = torch.amp.GradScaler("cuda")
+        if isinstance(trainer.network, AutocastForward):
+            NonFiniteGradientFallback(trainer.network).attach(trainer)
 
 
 class PlainState:
