@@ -222,8 +222,9 @@ def prepare_datalist(
 
     Args:
         root: the dataset root; datalist paths are relative to it.
-        output: datalist path; default `root/dataset_0.json`. With `folds`, fold k is written to
-            `<stem>_fold<k>.json` next to it (default `root/dataset_fold<k>.json`).
+        output: datalist path, or a folder to put `dataset_0.json` in; default
+            `root/dataset_0.json`. With `folds`, fold k is written to `<stem>_fold<k>.json` next
+            to it (default `root/dataset_fold<k>.json`). Paths inside stay relative to `root`.
         train_fraction: share of the cases in "training" (ignored with `folds`).
         seed: shuffling seed; the same cases and seed give the same split.
         folds: k for k-fold cross-validation: the validation lists partition the cases.
@@ -239,6 +240,8 @@ def prepare_datalist(
     """
     root = Path(root)
     cases = find_msd_cases(root, dataset_json)
+    if output is not None and Path(output).is_dir():
+        output = Path(output) / ("dataset_0.json" if folds is None else "dataset.json")
     if folds is None:
         targets = [Path(output) if output else root / "dataset_0.json"]
         splits = [split_items(cases.pairs, train_fraction, seed)]

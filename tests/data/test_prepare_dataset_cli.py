@@ -36,6 +36,21 @@ def test_datalist_folds_deepgrow_and_slices(tmp_path):
     assert (tmp_path / "sl" / "dataset_0.json").is_file()
 
 
+def test_problems_are_warned_about_and_output_may_be_a_folder(tmp_path):
+    root = tmp_path / "spleen"
+    synthesize_spleen(root, num_cases=3, options=PhantomOptions(in_plane_size=32))
+    (root / "dataset.json").unlink()  # match imagesTr/labelsTr by name
+    lonely = next((root / "imagesTr").iterdir())
+    lonely.rename(root / "imagesTr" / "lonely.nii.gz")
+    (tmp_path / "lists").mkdir()
+    result = run("-d", root, "-o", tmp_path / "lists")
+    assert result.exit_code == 0, result.output
+    assert "Warning: 1 image(s) without a label:\n  imagesTr/lonely.nii.gz" in result.output
+    assert "Warning: 1 label(s) without an image:" in result.output
+    datalist = json.loads((tmp_path / "lists" / "dataset_0.json").read_text())
+    assert len(datalist["training"]) + len(datalist["validation"]) == 2
+
+
 def test_usage_errors(tmp_path):
     assert run("-d", tmp_path, "--deepgrow").exit_code == 2  # needs -o
     assert run("-d", tmp_path, "--deepgrow", "--slices", "-o", tmp_path / "o").exit_code == 2
