@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -71,9 +72,7 @@ def parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise click.BadParameter(
-                f"expected KEY=VALUE, not {pair!r}", param_hint="'--set'"
-            )
+            raise click.BadParameter(f"expected KEY=VALUE, not {pair!r}", param_hint="'--set'")
         overrides[key.strip()] = parse_set_value(value)
     return overrides
 
@@ -97,18 +96,24 @@ class MmarDir(click.ParamType):
         return path.resolve()
 
 
-def _default_mmar() -> Path | None:
+def _mmar_or_current_folder(ctx: click.Context, param: click.Parameter, value: Any) -> Path:
+    if value is not None:
+        return value  # type: ignore[no-any-return]
     cwd = Path.cwd()
-    return cwd if (cwd / "config").is_dir() else None
+    if (cwd / "config").is_dir():
+        return cwd
+    raise click.MissingParameter(
+        "pass -m MMAR_ROOT, or run from an MMAR folder (the current folder has no config/)",
+        ctx=ctx,
+        param=param,
+    )
 
 
 def mmar_options(default_config: str) -> Callable[[F], F]:
     """The options every MMAR command shares: -m, -c, -e, --set, --debug."""
 
     def decorate(fn: F) -> F:
-        fn = click.option(
-            "--debug", is_flag=True, help="Show the full traceback of an error."
-        )(fn)
+        fn = click.option("--debug", is_flag=True, help="Show the full traceback of an error.")(fn)
         fn = click.option(
             "--set",
             "overrides",
@@ -138,8 +143,8 @@ def mmar_options(default_config: str) -> Callable[[F], F]:
             "--mmar",
             "mmar_root",
             type=MmarDir(),
-            default=_default_mmar,
-            required=True,
+            default=None,
+            callback=_mmar_or_current_folder,
             help="MMAR root folder (defaults to the current folder when it holds config/).",
         )(fn)
         return fn
@@ -182,12 +187,40 @@ def reports_errors(fn: F) -> F:
         except Exception as err:  # noqa: BLE001 - the last line of defence for the user
             if debug:
                 traceback.print_exc()
-                raise click.ClickException(f"{type(err).__name__}: {err}") from None
+                raise click.ClickException(describe_exception(err)) from None
             raise click.ClickException(
-                f"{type(err).__name__}: {err}\n  (run again with --debug for the traceback)"
+                f"{describe_exception(err)}\n  (run again with --debug for the traceback)"
             ) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+_TRANSFORM_WRAPPER = re.compile(r"^applying transform <([\w.]+) object at 0x[0-9a-f]+>$")
+
+
+def describe_exception(err: BaseException) -> str:
+    """The root cause of an unexpected error, with the pipeline step it happened in.
+
+    MONAI wraps a failing transform's error as `RuntimeError("applying transform <...Spacingd
+    object at 0x...>")` (once per Compose level), and ignite re-raises from inside the engine;
+    the user needs the innermost error and the transform's name, not the wrapper's repr.
+    """
+    steps: list[str] = []
+    seen: set[int] = set()
+    current: BaseException = err
+    while id(current) not in seen:
+        seen.add(id(current))
+        match = _TRANSFORM_WRAPPER.match(str(current))
+        if match:
+            steps.append(match.group(1).rsplit(".", 1)[-1])
+        cause = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+        if cause is None:
+            break
+        current = cause
+    message = f"{type(current).__name__}: {current}"
+    if steps:
+        message = f"{message}\n  while applying transform {steps[-1]}"
+    return message
 
 
 def configure_logging(debug: bool = False) -> None:

@@ -87,7 +87,9 @@ class Wiring:
         if is_class and issubclass(target, torch.optim.Optimizer) and "params" not in args:
             model = section.get_optional("model")
             if model is None:
-                raise ConfigError(f"{where}: the optimizer has no 'params' and the section no model")
+                raise ConfigError(
+                    f"{where}: the optimizer has no 'params' and the section no model"
+                )
             args["params"] = model.parameters()
         if is_class and _is_scheduler(target):
             fill.from_key("optimizer", "optimizer")
@@ -101,7 +103,9 @@ class Wiring:
             for key in ("save_dict", "load_dict"):
                 if isinstance(args.get(key), list):
                     args[key] = {name: section.get(name) for name in args[key]}
-                    shims.warn_once(where, f"{key} as a list of names is Clara 4.0; mapped to a dict")
+                    shims.warn_once(
+                        where, f"{key} as a list of names is Clara 4.0; mapped to a dict"
+                    )
                 if isinstance(args.get(key), dict):
                     # Clara saved "@conf" (a plain dict) beside the model; ignite needs state_dict().
                     args[key] = {
@@ -109,7 +113,11 @@ class Wiring:
                     }
             if "map_location" in params and "map_location" not in args and "load_path" in args:
                 args["map_location"] = {"cuda:0": str(self.device)}
-        if is_class and issubclass(target, handlers.IgniteMetricHandler) and "output_transform" not in args:
+        if (
+            is_class
+            and issubclass(target, handlers.IgniteMetricHandler)
+            and "output_transform" not in args
+        ):
             from monai.handlers import from_engine
 
             args["output_transform"] = from_engine(["pred", "label"])
@@ -124,7 +132,11 @@ class Wiring:
             args["output_transform"] = from_engine(["loss"], first=True)
         if is_class and issubclass(target, torch.utils.data.DataLoader):
             fill.from_key("dataset", "dataset")
-        if is_class and issubclass(target, torch.utils.data.Dataset) and "data_list_file_path" in spec:
+        if (
+            is_class
+            and issubclass(target, torch.utils.data.Dataset)
+            and "data_list_file_path" in spec
+        ):
             args["data"] = self._load_datalist(spec, where, even=section.name == "train")
             fill.from_key("transform", "pre_transforms")
         if is_class and issubclass(target, engines.Trainer):
@@ -134,7 +146,26 @@ class Wiring:
         elif is_class and issubclass(target, engines.Evaluator):
             self._fill_engine(fill, args, _EVALUATOR_ARGS, training=False)
         self._fix_device(args, params, target, where)
+        self._adapt_legacy_lambdas(target, spec, args, where)
         return args
+
+    def _adapt_legacy_lambdas(
+        self, target: Any, spec: dict[str, Any], args: dict[str, Any], where: str
+    ) -> None:
+        # Only lambdas written in the config: from_engine(...) and our own defaults already
+        # handle lists of per-item dicts.
+        written = (spec.get("args") or {}).get("output_transform")
+        if not (isinstance(written, str) and written.lstrip().startswith("lambda")):
+            return
+        import ignite.metrics
+        from monai import handlers
+
+        stack = (
+            inspect.isclass(target)
+            and issubclass(target, ignite.metrics.Metric)
+            and not issubclass(target, handlers.IgniteMetricHandler)
+        )
+        args["output_transform"] = shims.PerItemTransform(args["output_transform"], stack)
 
     def _fill_engine(
         self, fill: _Filler, args: dict[str, Any], mapping: dict[str, str], training: bool

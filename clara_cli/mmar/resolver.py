@@ -67,7 +67,7 @@ class Section:
         prefix: str | None = None,
     ) -> None:
         self.name = name
-        self.spec = spec
+        self.spec = _split_metrics(spec)
         self.source = source
         self.runtime = runtime
         self.conf = conf
@@ -154,7 +154,9 @@ class Section:
         return value if isinstance(value, list) else [value]
 
     def _enabled(self, spec: Any) -> bool:
-        return not (isinstance(spec, dict) and (_truthy(spec.get("disabled")) or self._other_rank(spec)))
+        return not (
+            isinstance(spec, dict) and (_truthy(spec.get("disabled")) or self._other_rank(spec))
+        )
 
     def _other_rank(self, spec: dict[str, Any]) -> bool:
         rank = spec.get("rank")
@@ -246,6 +248,28 @@ class Section:
 
     def _path(self, key: str) -> str:
         return f"{self.prefix}.{key}" if self.prefix else key
+
+
+def _split_metrics(spec: dict[str, Any]) -> dict[str, Any]:
+    """Clara 4.0's `metrics` list as 4.1's `key_metric` + `additional_metrics`.
+
+    The entry with `is_key_metric: true` (else the first enabled one) becomes the key metric;
+    the others are additional metrics. A section that already has `key_metric` is unchanged.
+    """
+    metrics = spec.get("metrics")
+    if metrics is None or "key_metric" in spec:
+        return spec
+    items = metrics if isinstance(metrics, list) else [metrics]
+    enabled = [m for m in items if not (isinstance(m, dict) and _truthy(m.get("disabled")))]
+    if not enabled:
+        return {k: v for k, v in spec.items() if k != "metrics"}
+    key = next((m for m in enabled if isinstance(m, dict) and m.get("is_key_metric")), enabled[0])
+    others = [m for m in enabled if m is not key]
+    out = {k: v for k, v in spec.items() if k != "metrics"}
+    out["key_metric"] = key
+    if others:
+        out["additional_metrics"] = others
+    return out
 
 
 def is_component(value: Any) -> bool:

@@ -66,7 +66,9 @@ def upgrade_args(
         return args
     if "dimensions" in args and "dimensions" not in params and "spatial_dims" in params:
         args["spatial_dims"] = args.pop("dimensions")
-        warn_once(where, f"{label}: 'dimensions' is MONAI 0.x; using spatial_dims={args['spatial_dims']}")
+        warn_once(
+            where, f"{label}: 'dimensions' is MONAI 0.x; using spatial_dims={args['spatial_dims']}"
+        )
     name = getattr(target, "__name__", "")
     if name in ("AsDiscrete", "AsDiscreted"):
         _upgrade_as_discrete(label, args, where)
@@ -84,6 +86,7 @@ def _upgrade_as_discrete(label: str, args: dict[str, Any], where: str) -> None:
     if isinstance(onehot, bool) or (
         isinstance(onehot, list) and any(isinstance(v, bool) for v in onehot)
     ):
+
         def fix(flag: Any) -> Any:
             return (n_classes if flag else None) if isinstance(flag, bool) else flag
 
@@ -96,7 +99,10 @@ def _upgrade_as_discrete(label: str, args: dict[str, Any], where: str) -> None:
                     "or to_onehot=<number of classes>"
                 )
         args["to_onehot"] = [fix(v) for v in onehot] if isinstance(onehot, list) else fix(onehot)
-        warn_once(where, f"{label}: to_onehot=true + n_classes is MONAI 0.x; using to_onehot={args['to_onehot']}")
+        warn_once(
+            where,
+            f"{label}: to_onehot=true + n_classes is MONAI 0.x; using to_onehot={args['to_onehot']}",
+        )
     elif n_classes is not None and onehot is None:
         warn_once(where, f"{label}: n_classes without to_onehot has no effect; dropped")
     thresh_flag = args.pop("threshold_values", None)
@@ -117,3 +123,35 @@ def _parameters(target: Callable[..., Any]) -> dict[str, inspect.Parameter] | No
     except (TypeError, ValueError):
         return None
     return dict(sig.parameters)
+
+
+class PerItemTransform:
+    """Apply a MONAI 0.5-era `output_transform` lambda to today's decollated engine output.
+
+    Clara 4.0 configs wrote `"lambda x: x['loss']"` or `"lambda x: (x['pred'], x['label'])"`
+    for an engine output that was one batch dict; since MONAI 0.6 it is a list of per-item
+    dicts. This calls the lambda on each item: a tuple result becomes a tuple of lists (what
+    MONAI's metric handlers take, or stacked tensors for plain ignite metrics), anything else
+    is the first item's value (the loss, equal on every item).
+
+    Args:
+        fn: the config's lambda.
+        stack: stack tensors per position (for ignite metrics such as Accuracy).
+    """
+
+    def __init__(self, fn: Callable[[Any], Any], stack: bool = False) -> None:
+        self.fn = fn
+        self.stack = stack
+
+    def __call__(self, output: Any) -> Any:
+        if not (isinstance(output, list) and output and isinstance(output[0], dict)):
+            return self.fn(output)
+        results = [self.fn(item) for item in output]
+        if not isinstance(results[0], tuple):
+            return results[0]
+        columns = [list(column) for column in zip(*results, strict=True)]
+        if self.stack:
+            import torch
+
+            return tuple(torch.stack(column) for column in columns)
+        return tuple(columns)
