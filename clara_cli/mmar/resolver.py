@@ -147,7 +147,9 @@ class Section:
             return Compose(items)
         if key == "additional_metrics":
             specs = [s for s in self._as_list(self.spec[key]) if self._enabled(s)]
-            return {self._metric_label(s, key): m for s, m in zip(specs, items)} or None
+            return {
+                self._metric_label(s, key): m for s, m in zip(specs, items, strict=True)
+            } or None
         return items
 
     def _as_list(self, value: Any) -> list[Any]:
