@@ -13,12 +13,22 @@ REPO = Path(__file__).parent.parent
 
 @pytest.fixture(scope="session")
 def phantom_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Six small spleen phantoms (48 x 48 in-plane, 40-50 mm long): 4 training, 2 validation."""
+    """Six small spleen phantoms (48 x 48 in-plane, 40-50 mm long): 4 training, 2 validation.
+
+    The datalist's `test` list holds the validation images (for inference configs).
+    """
+    import json
+
     from clara_cli.data.synth import PhantomOptions, synthesize_spleen
 
     root = tmp_path_factory.mktemp("phantoms")
     options = PhantomOptions(in_plane_size=48, z_extent_mm=(40.0, 50.0))
-    synthesize_spleen(root, num_cases=6, seed=0, options=options, train_fraction=0.67)
+    datalist_path = synthesize_spleen(
+        root, num_cases=6, seed=0, options=options, train_fraction=0.67
+    )
+    datalist = json.loads(datalist_path.read_text())
+    datalist["test"] = [{"image": item["image"]} for item in datalist["validation"]]
+    datalist_path.write_text(json.dumps(datalist, indent=2))
     return root
 
 
