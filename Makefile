@@ -21,8 +21,10 @@ $(STAMP): setup.cfg pyproject.toml
 demo: install
 	PATH=$(abspath $(BIN)):$$PATH bash commands/demo.sh $(DEMO_DIR)
 
+# pytest exits 5 when it collects no tests: that is a failure here, not a pass.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not regression"
