@@ -185,5 +185,5 @@ def command(
     click.echo(format_report(report))
     if report.failed:
         raise click.ClickException(
-            f"{len(report.failed)} of {len(jobs)} volume(s) failed; see the table above"
+            f"{len(report.failed)} of {len(jobs)} input(s) failed; see the table above"
         )

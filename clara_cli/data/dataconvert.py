@@ -341,7 +341,7 @@ def collect(jobs: Sequence[ConvertJob], results: Iterator[ConvertResult]) -> Con
 
 def format_report(report: ConvertReport) -> str:
     """The closing table: counts per status, then every failed input with its reason."""
-    lines = ["", f"{'status':<10} {'files':>6}"]
+    lines = ["", f"{'status':<10} {'inputs':>6}"]
     lines.append(f"{CONVERTED:<10} {report.count(CONVERTED):>6}")
     skipped = report.count(SKIPPED)
     note = "  outputs exist; -f converts them again" if skipped else ""

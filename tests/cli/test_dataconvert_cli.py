@@ -63,7 +63,7 @@ def test_force_semantics_and_failure_exit_code(tmp_path, source):
     failed = run("-d", source, "-o", tmp_path / "out2")
     assert failed.exit_code == 1
     assert "converted       2" in failed.output and "failed          1" in failed.output
-    assert "Error: 1 of 3 volume(s) failed" in failed.output
+    assert "Error: 1 of 3 input(s) failed" in failed.output
 
 
 def test_output_inside_input_is_refused(source):
