@@ -93,4 +93,5 @@ def _overlay_slice(image: Any, label: np.ndarray, pred: np.ndarray) -> tuple[np.
     if not area.any():
         area = (pred > 0).sum(axis=(0, 1))
     k = int(area.argmax()) if area.any() else label.shape[2] // 2
-    return array[:, :, k].T, label[:, :, k].T, pred[:, :, k].T
+    # (x, y) planes, as `report.figures.plot_overlay(layout="monai")` expects; it orients them.
+    return array[:, :, k], label[:, :, k], pred[:, :, k]

@@ -92,8 +92,10 @@ def plot_overlay(
         pred: integer prediction of the same shape.
         path: destination PNG.
         title: first title line, e.g. ``"spleen_3  Dice 0.912"``; the slice index is appended.
-        layout: ``"monai"`` for arrays in (x, y[, z]) order as MONAI's readers return them
-            (axial = last axis), ``"sitk"`` for SimpleITK's ([z,] y, x) order (axial = first).
+        layout: ``"monai"`` for RAS-oriented arrays in (x, y[, z]) order, as MONAI gives them
+            after ``Orientationd(axcodes="RAS")`` (axial = last axis); ``"sitk"`` for
+            SimpleITK's ([z,] y, x) order of an LPS image (axial = first). Both are shown in
+            the radiological convention: anterior up, the patient's right on the left.
         spacing: voxel size per array axis, used to keep the displayed aspect ratio true.
         class_names: names of label values 1..K for the legend (only used with 2+ classes).
     """
@@ -113,7 +115,10 @@ def plot_overlay(
     )
     aspect = _display_aspect(spacing, image.ndim, axis, layout)
 
-    fig, ax = plt.subplots(figsize=(6.4, 6.8), dpi=_DPI)
+    # Fit the figure to the slice's displayed shape, so a wide body is not lost in margins.
+    rows, columns = image_2d.shape
+    height = min(max(6.4 * rows * aspect / max(columns, 1), 3.6), 9.0) + 0.9
+    fig, ax = plt.subplots(figsize=(6.4, height), dpi=_DPI)
     low, high = np.percentile(image_2d, [1, 99]) if image_2d.size else (0.0, 1.0)
     if high <= low:
         high = low + 1.0
@@ -147,6 +152,7 @@ def plot_overlay(
         text.set_color("white")
     where = "" if index is None else f"\naxial slice {index} of {image.shape[axis]}"
     ax.set_title(f"{title}{where}", fontsize=11)
+    _orientation_letters(ax)
     ax.set_axis_off()
     return _save(fig, path)
 
@@ -253,8 +259,29 @@ def _display_plane(
     array: np.ndarray, axis: int | None, index: int | None, layout: ArrayLayout
 ) -> np.ndarray:
     plane = array if axis is None else np.take(array, index, axis=axis)
-    # MONAI planes are (x, y): transpose so that x runs across and y down, as radiologists view.
-    return plane.T if layout == "monai" else plane
+    if layout == "monai":
+        # A RAS plane is (x: towards the right, y: towards anterior). Radiological display puts
+        # anterior at the top and the patient's right on the left: rows run posterior, columns
+        # run left, so transpose and reverse both axes. LPS (sitk) planes already run that way.
+        return plane.T[::-1, ::-1]
+    return plane
+
+
+def _orientation_letters(ax: Any) -> None:
+    from matplotlib import patheffects
+
+    outline = [patheffects.withStroke(linewidth=2.5, foreground="black")]
+    style = {
+        "color": "#ffd400",
+        "fontsize": 12,
+        "fontweight": "bold",
+        "transform": ax.transAxes,
+        "path_effects": outline,
+    }
+    ax.text(0.5, 0.99, "A", ha="center", va="top", **style)
+    ax.text(0.5, 0.01, "P", ha="center", va="bottom", **style)
+    ax.text(0.01, 0.5, "R", ha="left", va="center", **style)
+    ax.text(0.99, 0.5, "L", ha="right", va="center", **style)
 
 
 def _display_aspect(

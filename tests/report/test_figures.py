@@ -51,7 +51,34 @@ def test_overlay_png_for_3d_2d_and_empty_inputs(tmp_path):
         ),
     ]
     for path in paths:
-        assert _png_size(path) == (640, 680)
+        width, height = _png_size(path)
+        assert width == 640 and 450 <= height <= 990
+
+
+def test_overlay_figure_follows_the_slice_shape(tmp_path):
+    wide = np.zeros((40, 10, 3), dtype=np.float32)  # x, y, z: a wide, flat slice
+    label = np.zeros(wide.shape, dtype=np.uint8)
+    label[10:20, 2:5, 1] = 1
+    _, wide_height = _png_size(plot_overlay(wide, label, label, tmp_path / "w.png", "wide"))
+    tall = np.ascontiguousarray(wide.transpose(1, 0, 2))
+    tall_label = np.ascontiguousarray(label.transpose(1, 0, 2))
+    _, tall_height = _png_size(plot_overlay(tall, tall_label, tall_label, tmp_path / "t.png", "t"))
+    assert wide_height < tall_height
+
+
+def test_ras_and_lps_arrays_of_one_volume_display_alike():
+    """A MONAI (RAS, x-y-z) array and SimpleITK's (LPS, z-y-x) array of the same image give
+    the same radiological picture: anterior up, the patient's right on the left."""
+    from clara_cli.report.figures import _display_plane
+
+    rng = np.random.default_rng(0)
+    lps = rng.normal(size=(4, 6, 9))  # SimpleITK order (z, y, x) of an identity-direction image
+    ras = np.flip(lps.transpose(2, 1, 0), axis=(0, 1))  # (x: right, y: anterior, z)
+    for k in range(4):
+        shown_sitk = _display_plane(lps, 0, k, "sitk")
+        assert np.array_equal(_display_plane(ras, -1, k, "monai"), shown_sitk)
+    # The most anterior row (largest RAS y) is drawn at the top.
+    assert np.array_equal(_display_plane(ras, -1, 0, "monai")[0], ras[::-1, -1, 0])
 
 
 def test_overlay_slice_is_the_largest_label_then_prediction_then_middle():
