@@ -1,11 +1,100 @@
-"""`clara export` (being written)."""
+"""`clara export`: turn an MMAR's checkpoint into TorchScript and/or ONNX, checked against it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
+from clara_cli.cli.params import (
+    ClaraCommand,
+    configure_logging,
+    mmar_options,
+    parse_overrides,
+    reports_errors,
+)
 
-@click.command("export")
-def command() -> None:
-    """Not available yet."""
-    raise click.ClickException("'clara export' is not implemented yet")
+
+class _Shape(click.ParamType):
+    """A tensor shape: `[1, 1, 96, 96, 96]`, `1,1,96,96,96` or `1 1 96 96 96`."""
+
+    name = "SHAPE"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        tokens = str(value).strip().strip("[]()").replace(",", " ").split()
+        try:
+            shape = tuple(int(token) for token in tokens)
+        except ValueError:
+            shape = ()
+        if len(shape) not in (4, 5) or min(shape) < 1:
+            self.fail(
+                f"expected [batch, channels, spatial...] with 2 or 3 positive spatial sizes, "
+                f"e.g. '[1, 1, 96, 96, 96]', not {value!r}",
+                param,
+                ctx,
+            )
+        return shape
+
+
+@click.command("export", cls=ClaraCommand)
+@mmar_options("config/config_train.json")
+@click.option(
+    "-f",
+    "--format",
+    "formats",
+    type=click.Choice(["torchscript", "onnx"]),
+    multiple=True,
+    default=("torchscript",),
+    show_default=True,
+    help="Export format; repeat for both. ONNX needs: pip install 'clara[onnx]'.",
+)
+@click.option(
+    "--input-shape",
+    type=_Shape(),
+    default=None,
+    help="Shape of the parity-check input, e.g. '[1, 1, 96, 96, 96]' (Clara's form) or "
+    "1,1,96,96,96.  [default: 1, in_channels, patch_size]",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=1e-4,
+    show_default=True,
+    help="Largest max abs difference between the export and the checkpoint's model.",
+)
+@reports_errors
+def command(
+    mmar_root: Path,
+    config_path: str,
+    env_path: str,
+    overrides: tuple[str, ...],
+    debug: bool,
+    formats: tuple[str, ...],
+    input_shape: tuple[int, ...] | None,
+    tolerance: float,
+) -> None:
+    """Export MMAR_CKPT to MMAR_TORCHSCRIPT (models/model.ts) and/or models/model.onnx.
+
+    Each export is run next to the checkpoint's model on a seeded random input of the
+    config's patch shape; it fails, writing nothing, when they differ by more than the
+    tolerance. `clara validate` and `clara infer` can then load the TorchScript file with
+    --set dont_load_ts_model=false dont_load_ckpt_model=true.
+
+    \b
+    Examples:
+      clara export -m mmars/clara_pt_spleen_ct_segmentation
+      clara export -m MMAR --format torchscript --format onnx
+      clara export -m MMAR --input-shape 1 1 160 160 160 --set MMAR_CKPT=models/model_final.pt
+    """
+    configure_logging(debug)
+    from clara_cli.engine.session import RunRequest
+    from clara_cli.export.mmar import export_mmar
+
+    request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), "cpu")
+    results = export_mmar(request, formats, input_shape, tolerance)
+    click.echo(f"exported {', '.join(str(result.path) for result in results)}")

@@ -1,0 +1,121 @@
+"""`clara export`: an MMAR's checkpoint to TorchScript (MMAR_TORCHSCRIPT) and/or ONNX.
+
+The network is rebuilt from the checkpoint's `train_conf` (else from config_train.json) as
+validation does, exported, and the exported file is run next to the eager model on a seeded
+random input of the config's patch shape: the export fails, and nothing is written, when the
+largest absolute difference exceeds the tolerance (1e-4 in fp32).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from clara_cli.errors import ConfigError
+
+log = logging.getLogger("clara")
+
+FORMATS = ("torchscript", "onnx")
+#: Variables that may hold the patch shape, in order of preference.
+SHAPE_VARIABLES = ("patch_size", "roi_size")
+
+
+def export_mmar(
+    request: Any,
+    formats: Sequence[str] = ("torchscript",),
+    input_shape: Sequence[int] | None = None,
+    tolerance: float | None = None,
+) -> list[Any]:
+    """Export the checkpoint MMAR_CKPT of `request`'s MMAR and check each export.
+
+    Args:
+        request: a RunRequest for the training config (config/config_train.json).
+        formats: any of "torchscript" (to MMAR_TORCHSCRIPT, models/model.ts) and "onnx"
+            (next to it with the suffix .onnx, models/model.onnx).
+        input_shape: `[batch, channels, spatial...]` of the parity check; None takes
+            `[1, in_channels, *patch_size]` from the config (patch_size, else roi_size).
+        tolerance: the largest accepted max abs difference; None means 1e-4.
+
+    Returns:
+        One ExportResult per format, with the measured difference.
+
+    Raises:
+        ConfigError: an unknown format, no checkpoint, or no patch shape in the config.
+        ClaraError: the export fails or differs from the eager model (nothing is written).
+
+    Example:
+        >>> request = RunRequest(Path("mmars/spleen"), "config/config_train.json", device="cpu")
+        >>> for result in export_mmar(request, ["torchscript", "onnx"]):
+        ...     print(result.describe())
+    """
+    from dataclasses import replace
+
+    from clara_cli.engine import distributed
+    from clara_cli.engine.model_loading import network_from_checkpoint
+    from clara_cli.engine.session import open_session
+    from clara_cli.export.parity import DEFAULT_TOLERANCE
+
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ConfigError(f"export format must be one of {', '.join(FORMATS)}, not {unknown or []}")
+    # The exported graph must not depend on a device: build and check on the CPU.
+    session = open_session(replace(request, device="cpu"))
+    try:
+        checkpoint = session.path_var("MMAR_CKPT")
+        network = network_from_checkpoint(checkpoint, session)
+        shape = list(input_shape) if input_shape else default_input_shape(session, network)
+        log.info("exporting %s (input shape %s)", checkpoint, shape)
+        tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
+        results = []
+        for kind in dict.fromkeys(formats):
+            target = _target(session, kind)
+            result = _export(kind, network, shape, target, tol)
+            # Reported as each export completes: a later failing format keeps this one.
+            log.info("%s", result.describe())
+            for note in result.notes:
+                log.info("  note: %s", note)
+            results.append(result)
+        return results
+    finally:
+        distributed.shutdown(session.dist)
+
+
+def default_input_shape(session: Any, network: Any) -> list[int]:
+    """`[1, in_channels, *patch]`: patch from patch_size/roi_size, channels from the network.
+
+    Raises:
+        ConfigError: the config has no patch shape variable.
+    """
+    for name in SHAPE_VARIABLES:
+        patch = session.var(name)
+        if isinstance(patch, list) and patch and all(isinstance(v, int) for v in patch):
+            return [1, _in_channels(network), *patch]
+    raise ConfigError(
+        f"{session.mmar.config_file}: no {' or '.join(SHAPE_VARIABLES)} to take the export's "
+        "input shape from\n  pass it, e.g. --input-shape 1 1 96 96 96"
+    )
+
+
+def _in_channels(network: Any) -> int:
+    channels = getattr(network, "in_channels", None)
+    if isinstance(channels, int):
+        return channels
+    first = next((p for p in network.parameters() if p.dim() >= 3), None)
+    return int(first.shape[1]) if first is not None else 1
+
+
+def _target(session: Any, kind: str) -> Path:
+    torchscript = session.path_var("MMAR_TORCHSCRIPT")
+    return torchscript if kind == "torchscript" else torchscript.with_suffix(".onnx")
+
+
+def _export(kind: str, network: Any, shape: list[int], target: Path, tolerance: float) -> Any:
+    if kind == "torchscript":
+        from clara_cli.export.torchscript import export_torchscript
+
+        return export_torchscript(network, shape, target, tolerance=tolerance)
+    from clara_cli.export.onnx import export_onnx
+
+    return export_onnx(network, shape, target, tolerance=tolerance)
