@@ -204,13 +204,9 @@ def _mark_duplicates(jobs: list[ConvertJob]) -> list[ConvertJob]:
     first_for: dict[Path, str] = {}
     marked = []
     for job in jobs:
-        if job.problem:
-            pass
-        elif job.output in first_for:
-            problem = f"same output name as {first_for[job.output]}; rename one of them"
-            job = dataclasses.replace(job, problem=problem)
-        else:
-            first_for[job.output] = job.name
+        first = first_for.setdefault(job.output, job.name) if not job.problem else job.name
+        if first != job.name:
+            job = dataclasses.replace(job, problem=f"same output name as {first}; rename one")
         marked.append(job)
     return marked
 
