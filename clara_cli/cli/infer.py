@@ -1,11 +1,91 @@
-"""`clara infer` (being written)."""
+"""`clara infer`: segment images with an MMAR's model and write one label map per image."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from clara_cli.cli.params import (
+    ClaraCommand,
+    configure_logging,
+    device_option,
+    mmar_options,
+    parse_overrides,
+    reports_errors,
+)
 
-@click.command("infer")
-def command() -> None:
-    """Not available yet."""
-    raise click.ClickException("'clara infer' is not implemented yet")
+
+@click.command("infer", cls=ClaraCommand)
+@mmar_options("config/config_inference.json")
+@click.option(
+    "-i",
+    "--input",
+    "input_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="An image file, a folder of images, or a datalist (.json; subset: datalist_key). "
+    "Default: the config's dataset.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder.  [default: MMAR_EVAL_OUTPUT_PATH]",
+)
+@click.option(
+    "--probabilities", is_flag=True, help="Also write the soft output as <case>_prob.nii.gz."
+)
+@device_option
+@click.option(
+    "--gpus",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Start N worker processes, one per GPU, that share out the inputs "
+    "(with --device cpu: N CPU processes).",
+)
+@reports_errors
+def command(
+    mmar_root: Path,
+    config_path: str,
+    env_path: str,
+    overrides: tuple[str, ...],
+    debug: bool,
+    input_path: Path | None,
+    output_dir: Path | None,
+    probabilities: bool,
+    device: str,
+    gpus: int | None,
+) -> None:
+    """Segment images and write <case>_seg.nii.gz (uint8 labels) on each input's own grid.
+
+    The model comes from MMAR_CKPT or MMAR_TORCHSCRIPT, whichever loader the config enables
+    (dont_load_ckpt_model / dont_load_ts_model). The segmentations have the input's size,
+    spacing, origin and direction, so they overlay it in 3D Slicer or ITK-SNAP. An input that
+    cannot be read is reported and skipped; the exit code is then 1.
+
+    \b
+    Examples:
+      clara infer -m mmars/clara_pt_spleen_ct_segmentation -i scan.nii.gz -o out
+      clara infer -m MMAR -i imagesTs/ --probabilities
+      clara infer -m MMAR --set dont_load_ts_model=false dont_load_ckpt_model=true
+    """
+    configure_logging(debug)
+    from clara_cli.engine.inference import InferOptions, run_inference
+    from clara_cli.engine.session import RunRequest
+
+    request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), device)
+    options = InferOptions(input_path, output_dir, probabilities)
+    result = run_inference(request, options, gpus, debug)
+    if result.rank != 0:  # a rank started by torchrun/srun: rank 0 reports
+        return
+    done = len(result.cases) - len(result.failed)
+    mean = sum(case.seconds for case in result.cases) / max(len(result.cases), 1)
+    click.echo(
+        f"{done} of {len(result.cases)} case(s) segmented ({mean:.1f} s per case) "
+        f"-> {result.output_dir}"
+    )
+    if result.failed:
+        lines = "\n".join(f"  {case.name}: {case.error}" for case in result.failed)
+        raise click.ClickException(f"{len(result.failed)} case(s) failed:\n{lines}")

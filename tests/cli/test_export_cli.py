@@ -1,0 +1,98 @@
+"""`clara export` through the CLI: TorchScript and ONNX from a checkpoint, then used by
+`clara validate` and `clara infer` in place of the checkpoint."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import SimpleITK as sitk
+import torch
+from click.testing import CliRunner
+
+from clara_cli.cli.main import cli
+from clara_cli.engine.model_loading import build_network
+from clara_cli.engine.session import RunRequest, open_session
+
+REPO = Path(__file__).resolve().parents[2]
+USE_CKPT = ["--set", "dont_load_ts_model=true", "dont_load_ckpt_model=false"]
+USE_TS = ["--set", "dont_load_ts_model=false", "dont_load_ckpt_model=true"]
+
+
+@pytest.fixture
+def trained_41(mmar_41: Path) -> Path:
+    """The tiny UNet MMAR with a checkpoint (random weights, saved with its train_conf)."""
+    session = open_session(RunRequest(mmar_41, "config/config_train.json", device="cpu"))
+    network = build_network(session.conf, session, "test")
+    (mmar_41 / "models").mkdir()
+    torch.save(
+        {"model": network.state_dict(), "train_conf": session.conf}, mmar_41 / "models" / "model.pt"
+    )
+    # The spleen MMAR's inference config, on this MMAR's 2 mm grid and small window.
+    shutil.copy(
+        REPO / "mmars" / "clara_pt_spleen_ct_segmentation" / "config" / "config_inference.json",
+        mmar_41 / "config",
+    )
+    return mmar_41
+
+
+def _max_diffs(output: str) -> list[float]:
+    return [float(v) for v in re.findall(r"max abs diff vs eager (\S+) on input", output)]
+
+
+def test_export_writes_both_formats_with_their_parity(trained_41):
+    result = CliRunner().invoke(
+        cli, ["export", "-m", str(trained_41), "--format", "torchscript", "--format", "onnx"]
+    )
+    assert result.exit_code == 0, result.output
+    models = trained_41 / "models"
+    assert (models / "model.ts").is_file() and (models / "model.onnx").is_file()
+    assert "input shape [1, 1, 16, 16, 16]" in result.output  # the config's patch_size
+    diffs = _max_diffs(result.output)
+    assert len(diffs) == 2 and all(d <= 1e-4 for d in diffs)
+
+
+def test_export_takes_claras_input_shape_form(trained_41):
+    result = CliRunner().invoke(
+        cli, ["export", "-m", str(trained_41), "--input-shape", "[1, 1, 32, 32, 16]"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "on input [1, 1, 32, 32, 16]" in result.output
+
+
+def test_bad_input_shape_is_a_usage_error(trained_41):
+    result = CliRunner().invoke(cli, ["export", "-m", str(trained_41), "--input-shape", "96,96"])
+    assert result.exit_code == 2
+    assert "expected [batch, channels, spatial...]" in result.output
+
+
+def test_missing_checkpoint_says_how_to_get_one(mmar_41):
+    result = CliRunner().invoke(cli, ["export", "-m", str(mmar_41)])
+    assert result.exit_code == 1
+    assert "Error: checkpoint not found: " in result.output
+    assert "train first" in result.output
+
+
+@pytest.mark.slow
+def test_validate_and_infer_from_the_export_match_the_checkpoint(trained_41, tmp_path):
+    runner = CliRunner()
+    assert runner.invoke(cli, ["export", "-m", str(trained_41)]).exit_code == 0
+    scores = {}
+    for name, loader in (("ckpt", USE_CKPT), ("ts", USE_TS)):
+        out = tmp_path / name
+        args = ["-m", str(trained_41), *loader, f"MMAR_EVAL_OUTPUT_PATH={out}"]
+        result = runner.invoke(cli, ["validate", *args])
+        assert result.exit_code == 0, result.output
+        scores[name] = (out / "metrics_per_case.csv").read_text()
+        # Without --input: the datalist's test list (the two validation images).
+        result = runner.invoke(cli, ["infer", *args, "-o", str(out / "seg")])
+        assert result.exit_code == 0, result.output
+    assert scores["ts"] == scores["ckpt"]
+    ckpt_segs = sorted((tmp_path / "ckpt" / "seg").iterdir())
+    assert len(ckpt_segs) == 2
+    for path in ckpt_segs:
+        ours = sitk.GetArrayFromImage(sitk.ReadImage(str(path)))
+        theirs = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "ts" / "seg" / path.name)))
+        assert (ours == theirs).all()

@@ -1,0 +1,100 @@
+"""`clara infer` through the CLI: what the user sees, exit codes, and worker processes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import SimpleITK as sitk
+import torch
+from click.testing import CliRunner
+
+from clara_cli.cli.main import cli
+
+SPLEEN = Path(__file__).resolve().parents[2] / "mmars" / "clara_pt_spleen_ct_segmentation"
+
+
+class ThresholdNet(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([0.5 - x, x - 0.5], dim=1)
+
+
+@pytest.fixture
+def model(tmp_path) -> Path:
+    path = tmp_path / "threshold.ts"
+    torch.jit.save(torch.jit.script(ThresholdNet()), str(path))
+    return path
+
+
+def _args(model: Path, *extra: str) -> list[str]:
+    return [
+        "infer",
+        "-m",
+        str(SPLEEN),
+        "--set",
+        f"MMAR_TORCHSCRIPT={model}",
+        "dont_load_ts_model=false",
+        "dont_load_ckpt_model=true",
+        "pixdim=[2,2,2]",
+        "roi_size=[32,32,32]",
+        "amp=false",
+        *extra,
+    ]
+
+
+def test_a_corrupt_input_is_reported_and_the_others_are_written(phantom_dir, model, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("spleen_01", "spleen_02"):
+        shutil.copy(phantom_dir / "imagesTr" / f"{name}.nii.gz", images)
+    (images / "spleen_00.nii.gz").write_bytes(b"\x1f\x8b not really gzip")
+
+    result = CliRunner().invoke(cli, _args(model, "-i", str(images), "-o", str(tmp_path / "out")))
+
+    assert result.exit_code == 1
+    assert "2 of 3 case(s) segmented" in result.output
+    assert f"Error: 1 case(s) failed:\n  spleen_00: cannot read {images}/spleen_00.nii.gz: " in (
+        result.output
+    )
+    assert "Traceback" not in result.output
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["spleen_01_seg.nii.gz", "spleen_02_seg.nii.gz"]
+
+
+def test_a_missing_model_is_an_error_before_any_case(phantom_dir, tmp_path):
+    image = phantom_dir / "imagesTr" / "spleen_01.nii.gz"
+    result = CliRunner().invoke(cli, _args(tmp_path / "none.ts", "-i", str(image)))
+    assert result.exit_code == 1
+    assert "Error: TorchScript model not found: " in result.output
+    assert "clara export" in result.output
+
+
+def test_help_does_not_import_torch():
+    code = (
+        "import sys; from click.testing import CliRunner; from clara_cli.cli.main import cli\n"
+        "for name in ('infer', 'export'):\n"
+        "    assert CliRunner().invoke(cli, [name, '--help']).exit_code == 0\n"
+        "print(sorted(m for m in ('torch', 'monai', 'SimpleITK') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_two_worker_processes_share_out_the_inputs(phantom_dir, model, tmp_path):
+    images = tmp_path / "images"
+    shutil.copytree(phantom_dir / "imagesTr", images)
+    out = tmp_path / "out"
+
+    result = CliRunner().invoke(
+        cli, _args(model, "-i", str(images), "-o", str(out), "--device", "cpu", "--gpus", "2")
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "6 of 6 case(s) segmented" in result.output
+    for image in sorted(images.iterdir()):
+        seg = sitk.ReadImage(str(out / image.name.replace(".nii.gz", "_seg.nii.gz")))
+        assert seg.GetSize() == sitk.ReadImage(str(image)).GetSize()
