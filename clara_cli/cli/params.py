@@ -166,7 +166,8 @@ def device_option(fn: F) -> F:
 def reports_errors(fn: F) -> F:
     """Run a command body, turning library errors into `Error: ...` and exit code 1.
 
-    A traceback is shown only with `--debug` (on the command or the group).
+    A traceback is shown only with `--debug` (on the command or the group). Progress bars
+    left open by the error are closed first, so the message starts on a line of its own.
     """
 
     @functools.wraps(fn)
@@ -176,15 +177,19 @@ def reports_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
+            _close_progress_bars()
             raise
         except KeyboardInterrupt:
+            _close_progress_bars()
             click.echo("Interrupted.", err=True)
             sys.exit(130)
         except ClaraError as err:
+            _close_progress_bars()
             if debug:
                 traceback.print_exc()
             raise click.ClickException(str(err)) from None
         except Exception as err:  # noqa: BLE001 - the last line of defence for the user
+            _close_progress_bars()
             if debug:
                 traceback.print_exc()
                 raise click.ClickException(describe_exception(err)) from None
@@ -193,6 +198,14 @@ def reports_errors(fn: F) -> F:
             ) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _close_progress_bars() -> None:
+    tqdm_module = sys.modules.get("tqdm")
+    if tqdm_module is None:  # nothing imported tqdm, so no bar can be open
+        return
+    for bar in list(getattr(tqdm_module.tqdm, "_instances", ())):
+        bar.close()
 
 
 _TRANSFORM_WRAPPER = re.compile(r"^applying transform <([\w.]+) object at 0x[0-9a-f]+>$")
@@ -224,31 +237,71 @@ def describe_exception(err: BaseException) -> str:
 
 
 def configure_logging(debug: bool = False) -> None:
-    """Send the library's `clara` logger to stderr: info as is, warnings prefixed.
+    """Send the library's `clara` logger to stderr (see `clara_cli.engine.logs`)."""
+    from clara_cli.engine.logs import configure_logging as configure
 
-    Without `--debug`, third-party deprecation chatter (MONAI/torch FutureWarnings about
-    defaults our configs do not use) and ignite's own "run is terminating" lines are hidden:
-    the user sees our one-line warnings and errors, not library internals.
+    configure(debug)
+
+
+def launch_options(fn: F) -> F:
+    """Options that start several worker processes: --gpus/--nproc and the multi-node set.
+
+    The command receives them as keyword arguments named like the options (`gpus`, `nproc`,
+    `nnodes`, `node_rank`, `master_addr`, `master_port`, `rdzv_endpoint`).
     """
-    import logging
-    import warnings
-
-    class _Format(logging.Formatter):
-        def format(self, record: logging.LogRecord) -> str:
-            message = super().format(record)
-            if record.levelno >= logging.WARNING:
-                return f"warning: {message}"
-            return message
-
-    logger = logging.getLogger("clara")
-    if not any(getattr(h, "_clara", False) for h in logger.handlers):
-        handler = logging.StreamHandler()
-        handler.setFormatter(_Format("%(message)s"))
-        handler._clara = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if debug else logging.INFO)
-    logger.propagate = False
-    if not debug:
-        for category in (FutureWarning, DeprecationWarning):
-            warnings.filterwarnings("ignore", category=category)
-        logging.getLogger("ignite").setLevel(logging.CRITICAL)
+    options = [
+        click.option(
+            "--gpus",
+            type=click.IntRange(min=1),
+            default=None,
+            metavar="N",
+            help="Start N worker processes, one per GPU (NCCL, DistributedDataParallel). "
+            "With --device cpu: N CPU processes on gloo.",
+        ),
+        click.option(
+            "--nproc",
+            type=click.IntRange(min=1),
+            default=None,
+            metavar="N",
+            help="Start N worker processes on --device (same as --gpus N on CUDA; on CPU the "
+            "way to test the multi-process path).",
+        ),
+        click.option(
+            "--nnodes",
+            type=click.IntRange(min=1),
+            default=1,
+            metavar="N",
+            show_default=True,
+            help="Machines in the job; start the same command on each.",
+        ),
+        click.option(
+            "--node-rank",
+            type=click.IntRange(min=0),
+            default=0,
+            metavar="R",
+            show_default=True,
+            help="This machine's index, 0..nnodes-1 (with --master-addr/--master-port).",
+        ),
+        click.option(
+            "--master-addr",
+            default=None,
+            metavar="ADDR",
+            help="Address of node 0 (default 127.0.0.1; under SLURM the launch node).",
+        ),
+        click.option(
+            "--master-port",
+            type=click.IntRange(1, 65535),
+            default=None,
+            metavar="PORT",
+            help="Port on node 0, the same on every node (default: a free port, one node only).",
+        ),
+        click.option(
+            "--rdzv-endpoint",
+            default=None,
+            metavar="HOST:PORT",
+            help="Meet at this c10d rendezvous instead (nodes need no --node-rank).",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn

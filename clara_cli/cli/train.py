@@ -1,8 +1,9 @@
-"""`clara train`: run an MMAR's training workflow."""
+"""`clara train`: run an MMAR's training workflow, in one process or N worker processes."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -10,6 +11,7 @@ from clara_cli.cli.params import (
     ClaraCommand,
     configure_logging,
     device_option,
+    launch_options,
     mmar_options,
     parse_overrides,
     reports_errors,
@@ -19,6 +21,13 @@ from clara_cli.cli.params import (
 @click.command("train", cls=ClaraCommand)
 @mmar_options("config/config_train.json")
 @device_option
+@launch_options
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue from the newest checkpoint in MMAR_CKPT_DIR (same epoch and iteration "
+    "counters); starts from scratch, with a warning, when there is none.",
+)
 @reports_errors
 def command(
     mmar_root: Path,
@@ -27,27 +36,40 @@ def command(
     overrides: tuple[str, ...],
     debug: bool,
     device: str,
+    resume: bool,
+    **launch: Any,
 ) -> None:
     """Train the MMAR's model as config/config_train.json describes.
 
-    Writes checkpoints (model.pt: best key metric; model_final.pt), TensorBoard logs and
-    train_curves.png under MMAR_CKPT_DIR.
+    Writes checkpoints (model.pt: best key metric; model_final.pt; the newest
+    resume_checkpoint_epoch=N.pt), TensorBoard logs and train_curves.png under MMAR_CKPT_DIR.
+    With --gpus N (or the config's multi_gpu: true) N processes train one DistributedDataParallel
+    model, each on its own shard of the datalist; only rank 0 logs and writes files.
 
     \b
     Examples:
       clara train -m mmars/clara_pt_spleen_ct_segmentation
       clara train -m MMAR --set epochs=10 learning_rate=3e-4 DATA_ROOT=/data/spleen
+      clara train -m MMAR --gpus 2                 # 2 GPUs, NCCL
+      clara train -m MMAR --device cpu --nproc 2   # 2 CPU processes, gloo
+      clara train -m MMAR --resume                 # after an interruption
+      clara train -m MMAR --set dont_load_ckpt_model=false MMAR_CKPT=models/model.pt  # finetune
     """
     configure_logging(debug)
+    from clara_cli.engine.jobs import LaunchOptions, run_job
     from clara_cli.engine.session import RunRequest
-    from clara_cli.engine.workflows import train
 
-    request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), device)
-    result = train(request)
+    request = RunRequest(
+        mmar_root, config_path, env_path, parse_overrides(overrides), device, resume=resume
+    )
+    result = run_job("train", request, LaunchOptions(**launch), debug)
+    if result is None:  # not rank 0: rank 0 reports
+        return
     if result.best_metric is not None:
         click.echo(
             f"done: {result.epochs_run} epochs; best {result.key_metric} "
-            f"{result.best_metric:.4f} at epoch {result.best_epoch}; checkpoints in {result.ckpt_dir}"
+            f"{result.best_metric:.4f} at epoch {result.best_epoch}; "
+            f"checkpoints in {result.ckpt_dir}"
         )
     else:
         click.echo(f"done: {result.epochs_run} epochs; checkpoints in {result.ckpt_dir}")

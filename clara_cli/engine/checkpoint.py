@@ -209,7 +209,12 @@ class AtomicDiskSaver(DiskSaver):
         super().__call__(checkpoint, self.filename or filename, metadata)
 
     def remove(self, filename: str) -> None:
-        super().remove(self.filename or filename)
+        # ignite removes the previous best/final file *before* writing the next one. With a
+        # fixed name the next write replaces the file atomically, so removing it first would
+        # only open a window in which a kill leaves no model.pt at all.
+        if self.filename is not None:
+            return
+        super().remove(filename)
 
     def _save_func(self, checkpoint: Mapping[str, Any], path: Path, func: Callable) -> None:
         atomic_write(path, lambda handle: func(checkpoint, handle, **self.kwargs))

@@ -73,7 +73,9 @@ class NonFiniteGradientFallback:
         finally:
             self.wrapper.enabled = self.fallbacks < self.max_fallbacks
         if self.wrapper.enabled:
-            log.debug("bf16 step %d had non-finite gradients; redone in fp32", engine.state.iteration)
+            log.debug(
+                "bf16 step %d had non-finite gradients; redone in fp32", engine.state.iteration
+            )
         else:
             log.warning(
                 "bf16 autocast gave non-finite gradients in %d steps of this network; training "
@@ -83,7 +85,9 @@ class NonFiniteGradientFallback:
 
 
 def _gradients_finite(optimizer: torch.optim.Optimizer) -> bool:
-    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    grads = [
+        p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None
+    ]
     if not grads:
         return True
     # One fused reduction instead of a Python loop of per-tensor checks.
@@ -120,7 +124,9 @@ class NetworkPreparer:
             key = id(network)
             if key not in self._ddp:
                 device_ids = [self.dist.device.index] if self.dist.device.type == "cuda" else None
-                self._ddp[key] = torch.nn.parallel.DistributedDataParallel(net, device_ids=device_ids)
+                self._ddp[key] = torch.nn.parallel.DistributedDataParallel(
+                    net, device_ids=device_ids
+                )
             net = self._ddp[key]
         if self.cpu_autocast_dtype is not None and self.dist.device.type == "cpu":
             net = AutocastForward(net, "cpu", self.cpu_autocast_dtype)

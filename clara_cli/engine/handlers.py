@@ -64,7 +64,10 @@ class EpochProgress:
             self._bar.update(1)
             # Close on the epoch's last iteration, before EPOCH_COMPLETED runs validation, so
             # the validation log line does not land on the bar's line.
-            if engine.state.epoch_length and engine.state.iteration % engine.state.epoch_length == 0:
+            if (
+                engine.state.epoch_length
+                and engine.state.iteration % engine.state.epoch_length == 0
+            ):
                 self._close(engine)
 
     def _close(self, engine: Any) -> None:
@@ -89,6 +92,7 @@ class History:
         self.key_metric = key_metric
         self.reduce_loss = reduce_loss or (lambda x: x)
         self.epochs: list[dict[str, Any]] = []
+        self.losses: list[float] = []  # this rank's loss at every iteration of this run
         self._sum = 0.0
         self._n = 0
 
@@ -107,6 +111,7 @@ class History:
     def _accumulate(self, engine: Any) -> None:
         loss = _loss_of(engine.state.output)
         if loss is not None:
+            self.losses.append(loss)
             self._sum += loss
             self._n += 1
 

@@ -19,7 +19,9 @@ LOADER_KEYS = ("ts_path", "ckpt_path")
 def is_loader_spec(spec: Any) -> bool:
     """True for Clara's `model` loader entries (a loader dict or a list of them)."""
     items = spec if isinstance(spec, list) else [spec]
-    return bool(items) and all(isinstance(i, dict) and any(k in i for k in LOADER_KEYS) for i in items)
+    return bool(items) and all(
+        isinstance(i, dict) and any(k in i for k in LOADER_KEYS) for i in items
+    )
 
 
 def load_network(spec: Any, session: Any, where: str) -> Any:
@@ -79,7 +81,9 @@ def network_from_checkpoint(path: Path, session: Any) -> Any:
     try:
         network.load_state_dict(state)
     except RuntimeError as err:
-        raise ConfigError(f"{path}: the weights do not fit the network of the config: {err}") from None
+        raise ConfigError(
+            f"{path}: the weights do not fit the network of the config: {err}"
+        ) from None
     return network.eval()
 
 

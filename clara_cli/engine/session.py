@@ -84,22 +84,61 @@ def open_session(request: RunRequest) -> Session:
         {k: v for k, v in mmar.config.items()}, mmar.variables, "", str(mmar.config_file)
     )
     dist = distributed.init_distributed(request.device)
+    distributed.silence_other_ranks(dist)
+    if dist.is_distributed:
+        # ignite sets up its distributed helpers lazily, with a collective (a new gloo
+        # group), on the first idist call. Rank-0-only components (CheckpointSaver) make that
+        # call on rank 0 alone, which would wait forever: do it now, on every rank.
+        import ignite.distributed as idist
+
+        idist.sync()
     session = Session(request, mmar, conf, dist)
-    _seed(session)
+    seeded = _seed(session)
+    apply_backend_variables(session, deterministic=seeded)
     return session
 
 
-def _seed(session: Session) -> None:
+def random_seed(session: Session) -> int | None:
+    """The config's `determinism.random_seed` (or a bare `determinism: N`), else None."""
     determinism = session.var("determinism")
     seed = None
     if isinstance(determinism, dict):
         seed = determinism.get("random_seed")
     elif isinstance(determinism, int) and not isinstance(determinism, bool):
         seed = determinism
+    return None if seed is None else int(seed)
+
+
+def _seed(session: Session) -> bool:
+    seed = random_seed(session)
     if seed is None:
-        return
-    from clara_cli.engine.determinism import seed_everything
+        return False
+    from clara_cli.engine.determinism import rank_seed, seed_everything
 
     # Each rank gets its own stream for augmentation (rank offset), so shards are not
     # augmented identically; the whole job stays reproducible for a given world size.
-    seed_everything(int(seed) + session.dist.rank)
+    seed_everything(rank_seed(seed, session.dist.rank))
+    return True
+
+
+def apply_backend_variables(session: Session, deterministic: bool = False) -> None:
+    """Honour the config's `tf32` and `cudnn_benchmark` on CUDA (both are CUDA-only switches).
+
+    A variable the config does not set leaves PyTorch's default alone.
+    """
+    if session.dist.device.type != "cuda":
+        return
+    tf32, benchmark = session.var("tf32"), session.var("cudnn_benchmark")
+    if tf32 is None and benchmark is None:
+        return
+    import torch
+
+    from clara_cli.mmar.resolver import _truthy
+
+    if tf32 is not None:
+        torch.backends.cuda.matmul.allow_tf32 = _truthy(tf32)
+        torch.backends.cudnn.allow_tf32 = _truthy(tf32)
+    if benchmark is not None:
+        if _truthy(benchmark) and deterministic:
+            log.warning("cudnn_benchmark: true is ignored because determinism is on")
+        torch.backends.cudnn.benchmark = _truthy(benchmark) and not deterministic

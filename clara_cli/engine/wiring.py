@@ -195,17 +195,28 @@ class Wiring:
             items = load_datalist(path, key, base)
         except DataError as err:
             raise DataError(f"{where}: {err}") from None
+        if len(items) < self.world_size:
+            raise DataError(
+                f"{where}: the {key!r} list has {len(items)} item(s), fewer than the "
+                f"{self.world_size} processes: every process needs at least one\n"
+                f"  run with at most {len(items)} process(es)"
+            )
         return shard(items, self.rank, self.world_size, even=even)
 
     # ------------------------------------------------------------------- after
     def after_build(self, section: Any, obj: Any, spec: dict[str, Any], where: str) -> Any:
         import torch
-        from monai import engines
+        from monai import engines, handlers
+
+        from clara_cli.engine.checkpoint import make_checkpoint_saver_atomic
 
         if isinstance(obj, torch.nn.Module) and not isinstance(obj, torch.nn.modules.loss._Loss):
             obj = obj.to(self.device)
         if isinstance(obj, engines.SupervisedTrainer):
             self._prepare_trainer(obj)
+        if isinstance(obj, handlers.CheckpointSaver):
+            # MONAI writes in place: a kill mid-write would leave a truncated model.pt.
+            make_checkpoint_saver_atomic(obj)
         return obj
 
     def _prepare_trainer(self, trainer: Any) -> None:

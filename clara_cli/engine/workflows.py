@@ -23,10 +23,13 @@ class TrainResult:
 
     ckpt_dir: Path
     epochs_run: int
+    iterations: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
     best_metric: float | None = None
     best_epoch: int | None = None
     key_metric: str | None = None
+    resumed_from: int | None = None
 
 
 @dataclass
@@ -36,6 +39,7 @@ class ValidationResult:
     rows: list[dict[str, Any]]
     summary: dict[str, Any]
     output_dir: Path
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 def build_sections(session: Session, amp_requested: bool) -> tuple[Any, Any]:
@@ -47,7 +51,9 @@ def build_sections(session: Session, amp_requested: bool) -> tuple[Any, Any]:
 
     conf = session.conf
     if "train" not in conf:
-        raise ConfigError(f"{session.mmar.config_file}: no 'train' section: is this a training config?")
+        raise ConfigError(
+            f"{session.mmar.config_file}: no 'train' section: is this a training config?"
+        )
     dist = session.dist
     amp = resolve_amp(amp_requested, dist.device)
     wiring = Wiring(
@@ -56,7 +62,9 @@ def build_sections(session: Session, amp_requested: bool) -> tuple[Any, Any]:
         rank=dist.rank,
         world_size=dist.world_size,
         amp_enabled=amp.enabled and amp.device_type == "cuda",
-        prepare_network=NetworkPreparer(dist, amp.dtype if amp.enabled and amp.device_type == "cpu" else None),
+        prepare_network=NetworkPreparer(
+            dist, amp.dtype if amp.enabled and amp.device_type == "cpu" else None
+        ),
     )
     runtime = Runtime(dist.rank, dist.world_size, str(dist.device), wiring.hooks())
     source = str(session.mmar.config_file)
@@ -69,9 +77,14 @@ def build_sections(session: Session, amp_requested: bool) -> tuple[Any, Any]:
 
 
 def train(request: RunRequest) -> TrainResult:
-    """Run the training workflow of `request` in this process (one rank of the job)."""
+    """Run the training workflow of `request` in this process (one rank of the job).
+
+    With `request.resume` the run continues from the newest checkpoint in MMAR_CKPT_DIR;
+    with `dont_load_ckpt_model: false` it starts from MMAR_CKPT's weights (finetuning).
+    """
     from clara_cli.engine import distributed
     from clara_cli.engine.handlers import EpochProgress, History
+    from clara_cli.engine.resume import ResumeCheckpointer
 
     session = open_session(request)
     try:
@@ -85,17 +98,35 @@ def train(request: RunRequest) -> TrainResult:
         if dist.is_main:
             EpochProgress().attach(trainer)
         ckpt_dir = session.path_var("MMAR_CKPT_DIR")
+        parts = _training_parts(session, trainer, train_section, validate_section, history)
+        resumed_from = _start_from(
+            session, parts, ckpt_dir, _loads_checkpoint_itself(train_section)
+        )
+        interval = _checkpoint_interval(session)
         if dist.is_main:
             ckpt_dir.mkdir(parents=True, exist_ok=True)
-        _log_start(session, trainer, train_section)
-        trainer.run()
+            if interval:
+                ResumeCheckpointer(parts, ckpt_dir, interval).attach(trainer)
+        _log_start(session, trainer)
+        if trainer.state.epoch < trainer.state.max_epochs:
+            trainer.run()
+        else:
+            log.info(
+                "nothing to do: the checkpoint has already trained %d of %d epochs "
+                "(raise epochs with --set epochs=N to continue)",
+                trainer.state.epoch,
+                trainer.state.max_epochs,
+            )
         result = TrainResult(
             ckpt_dir=ckpt_dir,
             epochs_run=int(trainer.state.epoch),
+            iterations=int(trainer.state.iteration),
             history=history.epochs,
+            losses=history.losses,
             key_metric=key_metric,
+            resumed_from=resumed_from,
         )
-        if evaluator is not None and key_metric:
+        if evaluator is not None and key_metric and evaluator.state.best_metric_epoch >= 0:
             result.best_metric = float(evaluator.state.best_metric)
             result.best_epoch = int(evaluator.state.best_metric_epoch)
         if dist.is_main:
@@ -103,6 +134,83 @@ def train(request: RunRequest) -> TrainResult:
         return result
     finally:
         distributed.shutdown(session.dist)
+
+
+def _training_parts(
+    session: Session, trainer: Any, train_section: Any, validate_section: Any, history: Any
+) -> Any:
+    from monai.handlers import CheckpointSaver
+
+    from clara_cli.engine.resume import TrainingParts
+
+    savers = [
+        h
+        for section in (train_section, validate_section)
+        if section is not None
+        for h in (section.get_optional("handlers") or [])
+        if isinstance(h, CheckpointSaver)
+    ]
+    return TrainingParts(
+        trainer=trainer,
+        model=train_section.get("model"),
+        optimizer=train_section.get_optional("optimizer"),
+        lr_scheduler=train_section.get_optional("lr_scheduler"),
+        evaluator=validate_section.get_optional("evaluator") if validate_section else None,
+        savers=savers,
+        history=history,
+        conf=session.conf,
+    )
+
+
+def _start_from(
+    session: Session, parts: Any, ckpt_dir: Path, config_loads_ckpt: bool
+) -> int | None:
+    """Resume (`--resume`) or finetune (`dont_load_ckpt_model: false`); the epoch resumed at."""
+    from clara_cli.engine import resume
+    from clara_cli.mmar.resolver import _truthy
+
+    device = session.dist.device
+    if session.dist.is_main:
+        resume.remove_stale_temporaries(ckpt_dir)
+    if session.request.resume:
+        path = resume.find_resume_checkpoint(ckpt_dir)
+        if path is not None:
+            epoch = resume.restore(parts, path, device)
+            if session.dist.is_main:
+                log.info("resuming from %s (epoch %d done)", path.name, epoch)
+            return epoch
+        if session.dist.is_main:
+            log.warning("--resume: no checkpoint in %s yet; training from the start", ckpt_dir)
+    finetune = session.var("dont_load_ckpt_model")
+    if finetune is not None and not _truthy(finetune) and not config_loads_ckpt:
+        path = session.path_var("MMAR_CKPT")
+        resume.load_weights(parts.model, path, device)
+        if session.dist.is_main:
+            log.info("finetuning from %s (weights only; optimizer and epochs start fresh)", path)
+    return None
+
+
+def _loads_checkpoint_itself(train_section: Any) -> bool:
+    from monai.handlers import CheckpointLoader
+
+    # A config that loads MMAR_CKPT with its own handler (Clara's config_finetune.json).
+    return any(
+        isinstance(h, CheckpointLoader) for h in train_section.get_optional("handlers") or []
+    )
+
+
+def _checkpoint_interval(session: Session) -> int:
+    value = session.var("checkpoint_interval", 1)
+    try:
+        interval = int(value)
+    except (TypeError, ValueError):
+        interval = -1
+    if interval < 0 or isinstance(value, bool):
+        raise ConfigError(
+            f"checkpoint_interval must be a whole number of epochs (0 turns resume "
+            f"checkpoints off), not {value!r}"
+        )
+    return interval
 
 
 def _key_metric_name(evaluator: Any) -> str | None:
@@ -122,18 +230,22 @@ def _mean_over_ranks(dist: Any, value: float) -> float:
     return float(sum(values) / len(values))
 
 
-def _log_start(session: Session, trainer: Any, section: Any) -> None:
+def _log_start(session: Session, trainer: Any) -> None:
     if not session.dist.is_main:
         return
     loader = trainer.data_loader
     n = len(loader.dataset) if hasattr(loader, "dataset") else "?"
+    batch = getattr(loader, "batch_size", None)
+    world = session.dist.world_size
+    per_step = f"; global batch {batch} x {world} rank(s)" if batch and world > 1 else ""
     log.info(
-        "training %s: %s epochs, %s training cases per rank, %d rank(s) on %s",
+        "training %s: %s epochs, %s training cases per rank, %d rank(s) on %s%s",
         session.mmar.mmar_root.name,
         trainer.state.max_epochs,
         n,
-        session.dist.world_size,
+        world,
         session.dist.device,
+        per_step,
     )
 
 
@@ -165,7 +277,9 @@ def validation_section(session: Session) -> Any:
         rank=dist.rank,
         world_size=dist.world_size,
         amp_enabled=amp.enabled and amp.device_type == "cuda",
-        prepare_network=NetworkPreparer(dist, amp.dtype if amp.enabled and amp.device_type == "cpu" else None),
+        prepare_network=NetworkPreparer(
+            dist, amp.dtype if amp.enabled and amp.device_type == "cpu" else None
+        ),
     )
     runtime = Runtime(dist.rank, dist.world_size, str(dist.device), wiring.hooks())
     spec = {k: conf[k] for k in layout.SECTION_KEYS if k in conf}
@@ -209,7 +323,11 @@ def validate(request: RunRequest) -> ValidationResult:
         summary = summarize(rows)
         if session.dist.is_main:
             _write_report(rows, summary, slices, output_dir)
-        return ValidationResult(rows, summary, output_dir)
+        # The evaluator's metrics are already reduced over ranks (MONAI all-gathers them).
+        metrics = {
+            k: float(v) for k, v in evaluator.state.metrics.items() if isinstance(v, (int, float))
+        }
+        return ValidationResult(rows, summary, output_dir, metrics)
     finally:
         distributed.shutdown(session.dist)
 
@@ -236,6 +354,8 @@ def _write_report(
     for row in rows:
         if row["case"] in slices:
             image, label, pred = slices[row["case"]]
-            dice = row.get("mean_dice", row.get(next((k for k in row if k.startswith("dice_")), ""), None))
+            dice = row.get(
+                "mean_dice", row.get(next((k for k in row if k.startswith("dice_")), ""), None)
+            )
             title = f"{row['case']}" + (f"  Dice {dice:.3f}" if isinstance(dice, float) else "")
             plot_overlay(image, label, pred, overlays / f"{row['case']}.png", title)

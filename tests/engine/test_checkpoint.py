@@ -224,3 +224,12 @@ def test_monai_checkpoint_saver_made_atomic_writes_through_our_writer(tmp_path, 
     assert "checkpoint_epoch=2.pt" in calls and "model_final.pt" in calls
     assert latest_checkpoint(tmp_path) == tmp_path / "checkpoint_epoch=2.pt"
     assert set(load_checkpoint(tmp_path / "checkpoint_epoch=2.pt")) == {"model", "optimizer"}
+
+
+def test_a_fixed_name_is_never_removed_before_it_is_replaced(tmp_path):
+    # ignite calls remove(old) and then writes the new file; with a fixed name (model.pt) a
+    # kill in between must still leave the previous model on disk.
+    fixed = AtomicDiskSaver(tmp_path, filename="model.pt")
+    fixed({"a": torch.ones(1)}, "model_key_metric=0.5.pt")
+    fixed.remove("model_key_metric=0.5.pt")
+    assert load_checkpoint(tmp_path / "model.pt")["a"].item() == 1.0
