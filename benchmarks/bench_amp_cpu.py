@@ -5,10 +5,17 @@ faster), interleaving the two modes so that clock drift and thermal effects hit 
 With ``--dice-steps N`` it also trains the same seeded network N steps in each mode on
 synthetic spheres and prints the Dice of each on held-out volumes ("at equal Dice").
 
+With ``--phantom-epochs N`` it also runs `clara train` itself (the engine's CPU bf16 path, its
+non-finite-gradient fallback included) on spleen CT phantoms, once with ``amp=false`` and once
+with ``amp=true``, the spleen MMAR's recipe with its network swapped for the UNet above
+(``--phantom-model ahnet`` keeps the MMAR's AHNet), and prints seconds per training iteration
+and the validation Dice of each.
+
 Usage::
 
     .venv/bin/python benchmarks/bench_amp_cpu.py                          # timing, a few min
     .venv/bin/python benchmarks/bench_amp_cpu.py --size 32 --dice-steps 30  # + Dice
+    .venv/bin/python benchmarks/bench_amp_cpu.py --steps 0 --phantom-epochs 20  # engine run
 """
 
 from __future__ import annotations
@@ -109,23 +116,113 @@ def dice_after_training(size: int, batch: int, steps: int, bf16: bool) -> float:
     return float(dice.mean())
 
 
+def phantom_run(epochs: int, model: str) -> dict[str, dict[str, float]]:
+    """Train the spleen MMAR recipe on phantoms with amp=false and amp=true (same seed)."""
+    import json
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from ignite.engine import Events
+
+    from clara_cli.data.synth import PhantomOptions, synthesize_spleen
+    from clara_cli.engine import workflows
+    from clara_cli.engine.session import RunRequest
+
+    work = Path(tempfile.mkdtemp(prefix="bench_amp_"))
+    try:
+        mmar = work / "mmar"
+        shutil.copytree(
+            Path(__file__).parents[1] / "mmars" / "clara_pt_spleen_ct_segmentation", mmar
+        )
+        shutil.rmtree(mmar / "models", ignore_errors=True)
+        if model == "unet":
+            config = mmar / "config" / "config_train.json"
+            conf = json.loads(config.read_text())
+            conf["train"]["model"] = {"name": "UNet", "args": {**_UNET_ARGS}}
+            config.write_text(json.dumps(conf))
+        data = synthesize_spleen(
+            work / "data", num_cases=10, seed=3, options=PhantomOptions(in_plane_size=96)
+        )
+        timings: dict[str, list[float]] = {}
+        original_build = workflows.build_sections
+
+        def timed_sections(session, amp_requested):
+            sections = original_build(session, amp_requested)
+            trainer = sections[0].get("trainer")
+            steps = timings.setdefault(str(amp_requested), [])
+            start = {}
+            trainer.add_event_handler(
+                Events.ITERATION_STARTED, lambda e: start.update(t=time.perf_counter())
+            )
+            trainer.add_event_handler(
+                Events.ITERATION_COMPLETED, lambda e: steps.append(time.perf_counter() - start["t"])
+            )
+            return sections
+
+        workflows.build_sections = timed_sections
+        results = {}
+        for amp in (False, True):
+            overrides = {
+                "DATA_ROOT": str(work / "data"),
+                "DATASET_JSON": str(data),
+                "MMAR_CKPT_DIR": str(work / f"models_{amp}"),
+                "epochs": epochs,
+                "num_interval_per_valid": epochs,
+                "patch_size": [48, 48, 48],
+                "roi_size": [96, 96, 96],
+                "pixdim": [1.5, 1.5, 2.0],
+                "learning_rate": 1e-3,
+                "num_samples": 2,
+                "num_workers": 2,
+                "amp": amp,
+            }
+            result = workflows.train(
+                RunRequest(mmar, "config/config_train.json", overrides=overrides, device="cpu")
+            )
+            steps = timings[str(amp)][2:]  # skip warm-up
+            results["bf16" if amp else "fp32"] = {
+                "s_per_it": statistics.median(steps),
+                "dice": float(result.history[-1].get("val_mean_dice", float("nan"))),
+            }
+        workflows.build_sections = original_build
+        return results
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+_UNET_ARGS = {
+    "spatial_dims": 3,
+    "in_channels": 1,
+    "out_channels": 2,
+    "channels": [16, 32, 64, 128],
+    "strides": [2, 2, 2],
+    "num_res_units": 2,
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=64, help="cube edge in voxels")
     parser.add_argument("--batch", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=6, help="timed steps per mode")
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per mode (0: skip)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--dice-steps", type=int, default=0, help="also compare Dice after N steps")
+    parser.add_argument(
+        "--phantom-epochs", type=int, default=0, help="also train the MMAR on phantoms N epochs"
+    )
+    parser.add_argument("--phantom-model", choices=["unet", "ahnet"], default="unet")
     args = parser.parse_args()
 
     from clara_cli.engine.amp import cpu_has_native_bf16
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"native bf16 on this CPU (AVX512_BF16 or AMX): {cpu_has_native_bf16()}")
-    print(f"UNet 16-128, 2 res units, batch {args.batch}x1x{args.size}^3")
-    median = time_steps(args.size, args.batch, args.steps, args.warmup)
-    print(f"fp32: {median['fp32']:.3f} s/step   bf16 autocast: {median['bf16']:.3f} s/step")
-    print(f"ratio fp32/bf16 = {median['fp32'] / median['bf16']:.2f} (>1: bf16 is faster)")
+    if args.steps:
+        print(f"UNet 16-128, 2 res units, batch {args.batch}x1x{args.size}^3")
+        median = time_steps(args.size, args.batch, args.steps, args.warmup)
+        print(f"fp32: {median['fp32']:.3f} s/step   bf16 autocast: {median['bf16']:.3f} s/step")
+        print(f"ratio fp32/bf16 = {median['fp32'] / median['bf16']:.2f} (>1: bf16 is faster)")
     if args.dice_steps:
         size = min(args.size, 48)
         dice = {
@@ -134,6 +231,21 @@ def main() -> None:
         print(
             f"Dice after {args.dice_steps} steps ({size}^3): fp32 {dice['fp32']:.3f}, bf16 {dice['bf16']:.3f}"
         )
+    if args.phantom_epochs:
+        import logging
+
+        from clara_cli.engine.logs import configure_logging
+
+        configure_logging()
+        logging.getLogger("clara").setLevel(logging.WARNING)
+        runs = phantom_run(args.phantom_epochs, args.phantom_model)
+        print(
+            f"clara train on 10 spleen phantoms ({args.phantom_model}, 48^3 patches, batch 2x2, "
+            f"{args.phantom_epochs} epochs):"
+        )
+        for mode, run in runs.items():
+            print(f"  amp={mode == 'bf16'}: {run['s_per_it']:.3f} s/it, val Dice {run['dice']:.3f}")
+        print(f"  ratio fp32/bf16 = {runs['fp32']['s_per_it'] / runs['bf16']['s_per_it']:.2f}")
 
 
 if __name__ == "__main__":

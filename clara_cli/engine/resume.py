@@ -32,7 +32,6 @@ from typing import Any
 from clara_cli.engine.checkpoint import (
     CHECKPOINT_PATTERN,
     checkpoint_name,
-    latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
 )
@@ -152,9 +151,7 @@ def find_resume_checkpoint(ckpt_dir: Path) -> Path | None:
         for p in folder.iterdir()
         if (m := CHECKPOINT_PATTERN.match(p.name)) and p.is_file()
     ]
-    if not found:
-        return latest_checkpoint(folder)
-    return max(found)[2]
+    return max(found)[2] if found else None
 
 
 def restore(parts: TrainingParts, path: Path, device: Any) -> int:

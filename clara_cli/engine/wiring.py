@@ -195,10 +195,10 @@ class Wiring:
             items = load_datalist(path, key, base)
         except DataError as err:
             raise DataError(f"{where}: {err}") from None
-        if len(items) < self.world_size:
+        if not even and len(items) < self.world_size:
             raise DataError(
                 f"{where}: the {key!r} list has {len(items)} item(s), fewer than the "
-                f"{self.world_size} processes: every process needs at least one\n"
+                f"{self.world_size} processes: every process needs one to evaluate\n"
                 f"  run with at most {len(items)} process(es)"
             )
         return shard(items, self.rank, self.world_size, even=even)

@@ -1,0 +1,160 @@
+"""DDP on CPU: 1 vs 2 processes on the same global batch, and the cost of the DDP wrapper.
+
+Trains a 3D MONAI UNet on random volumes (no data pipeline: only compute and communication)
+and prints iterations per second for:
+
+- one process with 1 thread and with every thread (the global batch in one step),
+- 2 processes x (threads / 2) on gloo, each with half the global batch (``launch``, as
+  ``clara train --device cpu --nproc 2`` does),
+- one process, every thread, the network plain and wrapped in DistributedDataParallel in a
+  1-process gloo group (steps interleaved so that clock drift hits both alike).
+
+Scaling efficiency = (2-process it/s) / (2 x 1-thread it/s): 1.0 means two workers do twice
+the work of one. On a 2-core machine both setups share the same two cores, so the figure to
+compare with is the all-threads single process. These are figures to watch, not a test.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_ddp.py                       # ~2 min on 2 cores
+    .venv/bin/python benchmarks/bench_ddp.py --size 64 --global-batch 4 --steps 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import torch
+
+
+def _net() -> torch.nn.Module:
+    from monai.networks.nets import UNet
+
+    return UNet(
+        spatial_dims=3,
+        in_channels=1,
+        out_channels=2,
+        channels=(16, 32, 64, 128),
+        strides=(2, 2, 2),
+        num_res_units=2,
+    )
+
+
+def _batch(batch: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.rand(batch, 1, size, size, size, generator=generator)
+    label = (torch.rand(batch, 1, size, size, size, generator=generator) > 0.7).float()
+    return image, label
+
+
+class _Trainer:
+    def __init__(self, net: torch.nn.Module, batch: int, size: int, seed: int) -> None:
+        from monai.losses import DiceCELoss
+
+        self.net = net
+        self.optimizer = torch.optim.Adam(net.parameters(), 1e-3)
+        self.loss = DiceCELoss(to_onehot_y=True, softmax=True)
+        self.image, self.label = _batch(batch, size, seed)
+
+    def step(self) -> float:
+        start = time.perf_counter()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.loss(self.net(self.image), self.label).backward()
+        self.optimizer.step()
+        return time.perf_counter() - start
+
+
+def _median_step(trainers: list[_Trainer], steps: int, warmup: int) -> list[float]:
+    """Median seconds per step of each trainer, their steps interleaved."""
+    times: list[list[float]] = [[] for _ in trainers]
+    for i in range(warmup + steps):
+        for t, trainer in enumerate(trainers):
+            elapsed = trainer.step()
+            if i >= warmup:
+                times[t].append(elapsed)
+    return [statistics.median(t) for t in times]
+
+
+def ddp_worker(global_batch: int, size: int, steps: int, warmup: int) -> float:
+    """One rank of the 2-process run: seconds per step (the slowest rank's median)."""
+    from clara_cli.engine.distributed import all_gather_objects, barrier, distributed
+
+    with distributed("cpu") as ctx:
+        torch.manual_seed(0)  # same initial weights on every rank (DDP broadcasts anyway)
+        net = torch.nn.parallel.DistributedDataParallel(_net())
+        trainer = _Trainer(net, global_batch // ctx.world_size, size, seed=ctx.rank)
+        barrier(ctx)
+        median = _median_step([trainer], steps, warmup)[0]
+        return max(all_gather_objects(ctx, median))
+
+
+def _single_process(global_batch: int, size: int, steps: int, warmup: int, threads: int) -> float:
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    return _median_step([_Trainer(_net(), global_batch, size, seed=0)], steps, warmup)[0]
+
+
+def _ddp_overhead(global_batch: int, size: int, steps: int, warmup: int) -> tuple[float, float]:
+    import torch.distributed as dist
+
+    from clara_cli.engine.launch import _free_port
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1
+    )
+    try:
+        torch.manual_seed(0)
+        plain = _Trainer(_net(), global_batch, size, seed=0)
+        torch.manual_seed(0)
+        wrapped = _Trainer(
+            torch.nn.parallel.DistributedDataParallel(_net()), global_batch, size, seed=0
+        )
+        plain_s, ddp_s = _median_step([plain, wrapped], steps, warmup)
+    finally:
+        dist.destroy_process_group()
+    return plain_s, ddp_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=48, help="cube edge in voxels")
+    parser.add_argument("--global-batch", type=int, default=4, help="volumes per step, all ranks")
+    parser.add_argument("--steps", type=int, default=8, help="timed steps per setup")
+    parser.add_argument("--warmup", type=int, default=2)
+    args = parser.parse_args()
+    if args.global_batch % 2:
+        parser.error("--global-batch must be even (it is split over 2 processes)")
+
+    from clara_cli.engine.launch import LaunchSpec, launch
+
+    cores = os.cpu_count() or 1
+    shape = f"UNet 16-128 (2 res units), global batch {args.global_batch}x1x{args.size}^3"
+    print(f"torch {torch.__version__}, {cores} cores; {shape}; medians of {args.steps} steps")
+    workload = (args.global_batch, args.size, args.steps, args.warmup)
+
+    one_thread = _single_process(*workload, threads=1)
+    all_threads = _single_process(*workload, threads=cores)
+    two_proc = launch(LaunchSpec(nproc_per_node=2, device="cpu"), ddp_worker, *workload)[0]
+    plain, wrapped = _ddp_overhead(*workload)
+
+    rate = {k: 1 / v for k, v in [("1x1", one_thread), ("1xN", all_threads), ("2", two_proc)]}
+    print(f"1 process x 1 thread:            {rate['1x1']:.3f} it/s ({one_thread:.3f} s/it)")
+    print(f"1 process x {cores} threads:           {rate['1xN']:.3f} it/s ({all_threads:.3f} s/it)")
+    print(
+        f"2 processes x {max(1, cores // 2)} thread(s), DDP:   {rate['2']:.3f} it/s ({two_proc:.3f} s/it)"
+    )
+    print(
+        f"scaling efficiency (2 proc vs 2 x one 1-thread process): {rate['2'] / (2 * rate['1x1']):.2f}"
+    )
+    print(f"2 processes vs one {cores}-thread process: {rate['2'] / rate['1xN']:.2f}x")
+    print(
+        f"DDP wrapper in one process ({cores} threads): plain {plain:.3f} s/it, "
+        f"DDP {wrapped:.3f} s/it, overhead {100 * (wrapped / plain - 1):+.1f} %"
+    )
+
+
+if __name__ == "__main__":
+    main()
