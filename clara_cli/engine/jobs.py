@@ -90,6 +90,7 @@ def run_job(
         return _run_here(kind, request)
     from clara_cli.engine.launch import LaunchSpec, launch
 
+    _load_config(request)  # a missing or malformed config fails here, once, not in every rank
     spec = LaunchSpec(
         nproc_per_node=count,
         nnodes=options.nnodes,
@@ -170,14 +171,19 @@ def _multi_gpu_count(request: RunRequest, device: str) -> int:
     return 1
 
 
-def _config_flag(request: RunRequest, name: str) -> bool:
+def _load_config(request: RunRequest) -> Any:
     from clara_cli.mmar.loader import load_mmar_config
+
+    return load_mmar_config(
+        request.mmar_root, request.config_path, request.env_path, request.overrides
+    )
+
+
+def _config_flag(request: RunRequest, name: str) -> bool:
     from clara_cli.mmar.resolver import _truthy
     from clara_cli.mmar.variables import substitute
 
-    mmar = load_mmar_config(
-        request.mmar_root, request.config_path, request.env_path, request.overrides
-    )
+    mmar = _load_config(request)
     if name not in mmar.variables:
         return False
     return _truthy(substitute(mmar.variables[name], mmar.variables, name, str(mmar.config_file)))

@@ -147,3 +147,14 @@ def test_under_srun_the_master_options_are_exported(tmp_path, no_launcher, monke
     assert run_job("train", _request(tmp_path), options) == "train result"
     assert no_launcher["launch"] == []
     assert (os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"]) == ("node-a", "23456")
+
+
+def test_a_missing_config_fails_before_any_worker_starts(tmp_path, no_launcher, monkeypatch):
+    from clara_cli.errors import ConfigError
+
+    _no_gpus(monkeypatch)
+    (tmp_path / "config").mkdir()
+    request = RunRequest(tmp_path, "config/config_trian.json", device="cpu")
+    with pytest.raises(ConfigError, match="config file not found"):
+        run_job("train", request, LaunchOptions(nproc=2))
+    assert no_launcher["launch"] == []
