@@ -89,7 +89,7 @@ def command(
     Examples:
       clara export -m mmars/clara_pt_spleen_ct_segmentation
       clara export -m MMAR --format torchscript --format onnx
-      clara export -m MMAR --input-shape 1 1 160 160 160 --set MMAR_CKPT=models/model_final.pt
+      clara export -m MMAR --input-shape '[1, 1, 160, 160, 160]' --set MMAR_CKPT=models/model_final.pt
     """
     configure_logging(debug)
     from clara_cli.engine.session import RunRequest

@@ -23,8 +23,8 @@ from clara_cli.cli.params import (
     "--input",
     "input_path",
     type=click.Path(exists=True, path_type=Path),
-    help="An image file, a folder of images, or a datalist (.json; subset: datalist_key). "
-    "Default: the config's dataset.",
+    help="An image file, a folder of images, or a datalist (.json: its datalist_key subset, "
+    "paths relative to its folder). Default: the config's dataset.",
 )
 @click.option(
     "-o",

@@ -1,0 +1,291 @@
+"""`clara infer` against a hand-written MONAI sliding-window script: same network and weights,
+same roi, overlap and window batch, same pre- and post-processing, on a phantom CT of
+512 x 512 x 100 voxels.
+
+The reference is what a MONAI user writes: the spleen transforms, `torch.no_grad()`,
+`sliding_window_inference` in fp32, `Invertd`, `SaveImaged`. `clara infer` runs the spleen
+MMAR's config_inference.json, in fp32 (amp=false) and in bf16 (amp=true). Each run is its own
+process (fair peak memory, fresh allocator), and the three alternate over the rounds so that
+load from other processes hits all alike. Prints the median time per case (load to written
+file) and the ratio to the reference (goal <= 1.0, aim <= 0.7), peak RSS, and the Dice of each
+segmentation against the phantom's label: bf16 should change it by less than 0.005.
+
+The weights come from --ckpt, else from a short `clara train` run on 256 x 256 phantoms of the
+same anatomy (a few minutes; kept under --work for the next run).
+
+    .venv/bin/python benchmarks/bench_infer.py [--work DIR] [--ckpt model.pt] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MMAR = REPO / "mmars" / "clara_pt_spleen_ct_segmentation"
+VARIANTS = ("reference", "clara-fp32", "clara-bf16")
+# A CPU-sized variant of the MMAR's recipe (1 mm / 160^3 would take minutes per case here).
+PIXDIM = [2.0, 2.0, 2.0]
+ROI = [96, 96, 96]
+SW_BATCH = 4
+OVERLAP = 0.5
+
+
+def make_phantom(folder: Path) -> tuple[Path, Path]:
+    """A 512 x 512 x 100 phantom CT (0.7-0.9 mm in-plane, 2.5 mm slices) and its label."""
+    from clara_cli.data.synth import PhantomOptions, make_spleen_phantom
+    from clara_cli.io.image import write_image
+
+    image_path, label_path = folder / "ct.nii.gz", folder / "ct_label.nii.gz"
+    if not image_path.is_file():
+        options = PhantomOptions(
+            in_plane_size=512, z_extent_mm=(250.0, 250.0), slice_spacing_mm=(2.5, 2.5)
+        )
+        image, label = make_spleen_phantom(seed=7, options=options)
+        write_image(image, image_path)
+        write_image(label, label_path)
+    return image_path, label_path
+
+
+def train_checkpoint(work: Path) -> Path:
+    """Train the MMAR briefly on phantoms with the big phantom's field of view (~410 mm)."""
+    from clara_cli.data.synth import PhantomOptions, synthesize_spleen
+
+    ckpt = work / "models" / "model.pt"
+    if ckpt.is_file():
+        return ckpt
+    data = work / "train_data"
+    options = PhantomOptions(
+        in_plane_size=256,
+        z_extent_mm=(230.0, 270.0),
+        in_plane_spacing_mm=(1.4, 1.8),
+        slice_spacing_mm=(2.5, 5.0),
+    )
+    synthesize_spleen(data, num_cases=8, seed=3, options=options, overwrite=True)
+    settings = {
+        "DATA_ROOT": data,
+        "DATASET_JSON": data / "dataset_0.json",
+        "MMAR_CKPT_DIR": ckpt.parent,
+        "epochs": 16,
+        "num_interval_per_valid": 4,
+        "patch_size": [64, 64, 64],
+        "roi_size": ROI,
+        "pixdim": PIXDIM,
+        "learning_rate": 2e-3,
+        "num_samples": 2,
+        "amp": False,
+        "num_workers": 2,
+    }
+    print(
+        f"training {ckpt}: 16 epochs on 6 phantoms, 10-25 min on 2 cores (--ckpt skips it)",
+        flush=True,
+    )
+    subprocess.run([_clara(), "train", "-m", str(MMAR), "--set", *_pairs(settings)], check=True)
+    return ckpt
+
+
+def run_reference(ckpt: Path, image: Path, out: Path, sw_batch: int) -> dict[str, float]:
+    """The hand-written script: what a MONAI user would write for this MMAR."""
+    import torch
+    from monai.inferers import sliding_window_inference
+    from monai.networks.nets import AHNet
+    from monai.transforms import (
+        Activationsd,
+        AsDiscreted,
+        Compose,
+        CropForegroundd,
+        EnsureChannelFirstd,
+        EnsureTyped,
+        Invertd,
+        LoadImaged,
+        Orientationd,
+        SaveImaged,
+        ScaleIntensityRanged,
+        Spacingd,
+    )
+
+    checkpoint = torch.load(ckpt, map_location="cpu", weights_only=True)
+    network = AHNet(**checkpoint["train_conf"]["train"]["model"]["args"])
+    network.load_state_dict(checkpoint["model"])
+    network.eval()
+    pre = Compose(
+        [
+            LoadImaged("image"),
+            EnsureChannelFirstd("image"),
+            Orientationd("image", axcodes="RAS"),
+            Spacingd("image", pixdim=PIXDIM, mode="bilinear"),
+            ScaleIntensityRanged("image", a_min=-57, a_max=164, b_min=0.0, b_max=1.0, clip=True),
+            CropForegroundd("image", source_key="image", allow_smaller=True),
+            EnsureTyped("image"),
+        ]
+    )
+    post = Compose(
+        [
+            Activationsd("pred", softmax=True),
+            Invertd("pred", transform=pre, orig_keys="image", nearest_interp=False),
+            AsDiscreted("pred", argmax=True),
+            SaveImaged(
+                "pred",
+                output_dir=str(out),
+                output_postfix="seg",
+                output_dtype="uint8",
+                separate_folder=False,
+                resample=False,
+                print_log=False,
+            ),
+        ]
+    )
+    start = time.perf_counter()
+    data = pre({"image": str(image)})
+    with torch.no_grad():
+        data["pred"] = sliding_window_inference(
+            data["image"][None], ROI, sw_batch, network, overlap=OVERLAP
+        )[0]
+    post(data)
+    return {"case_seconds": time.perf_counter() - start}
+
+
+def run_clara(ckpt: Path, image: Path, out: Path, sw_batch: int, bf16: bool) -> dict[str, float]:
+    """`clara infer` as the CLI runs it (the library function under the command)."""
+    from clara_cli.engine.inference import InferOptions, infer
+    from clara_cli.engine.session import RunRequest
+
+    overrides = {
+        "MMAR_CKPT": str(ckpt),
+        "MMAR_EVAL_OUTPUT_PATH": str(out),
+        "dont_load_ts_model": True,
+        "dont_load_ckpt_model": False,
+        "pixdim": PIXDIM,
+        "roi_size": ROI,
+        "sw_batch_size": sw_batch,
+        "amp": bf16,
+    }
+    request = RunRequest(MMAR, "config/config_inference.json", overrides=overrides, device="cpu")
+    result = infer(request, InferOptions(input=image, output_dir=out, progress=False))
+    (case,) = result.cases
+    if case.error:
+        raise SystemExit(case.error)
+    return {"case_seconds": case.seconds}
+
+
+def child_main(variant: str, ckpt: Path, image: Path, out: Path, sw_batch: int) -> None:
+    """One measured run in this process; prints its result as JSON on the last line."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    logging.getLogger("clara").setLevel(logging.ERROR)
+    start = time.perf_counter()
+    if variant == "reference":
+        result = run_reference(ckpt, image, out, sw_batch)
+    else:
+        result = run_clara(ckpt, image, out, sw_batch, bf16=variant == "clara-bf16")
+    result["total_seconds"] = time.perf_counter() - start
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def measure(variant: str, ckpt: Path, image: Path, out: Path, sw_batch: int) -> dict[str, float]:
+    args = [sys.executable, __file__, "--child", variant, "--ckpt", str(ckpt)]
+    args += ["--sw-batch", str(sw_batch)]
+    args += ["--image", str(image), "--out", str(out)]
+    done = subprocess.run(args, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def dice(seg: Path, label: Path) -> float:
+    import numpy as np
+    import SimpleITK as sitk
+
+    pred = sitk.GetArrayFromImage(sitk.ReadImage(str(seg))) > 0
+    truth = sitk.GetArrayFromImage(sitk.ReadImage(str(label))) > 0
+    if pred.shape != truth.shape:
+        raise SystemExit(f"{seg}: shape {pred.shape} differs from the label's {truth.shape}")
+    return float(2 * np.count_nonzero(pred & truth) / (pred.sum() + truth.sum()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=Path, help="Folder to keep data and weights in.")
+    parser.add_argument("--ckpt", type=Path, help="A spleen MMAR checkpoint (with train_conf).")
+    parser.add_argument("--rounds", type=int, default=3, help="Runs of each variant.")
+    parser.add_argument(
+        "--sw-batch", type=int, default=SW_BATCH, help="Windows per forward pass (both sides)."
+    )
+    parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--image", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child_main(args.child, args.ckpt, args.image, args.out, args.sw_batch)
+        return
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench_infer_"))
+    work.mkdir(parents=True, exist_ok=True)
+    image, label = make_phantom(work)
+    ckpt = args.ckpt or train_checkpoint(work)
+    print(
+        f"phantom {image}, weights {ckpt}; pixdim {PIXDIM}, roi {ROI}, overlap {OVERLAP}, "
+        f"sw_batch {args.sw_batch}; {os.cpu_count()} CPU(s)",
+        flush=True,
+    )
+    runs: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
+    for round_index in range(args.rounds):
+        # Rotate the order so that no variant always runs first (cold caches) or last.
+        order = VARIANTS[round_index % 3 :] + VARIANTS[: round_index % 3]
+        for variant in order:
+            out = work / "out" / variant
+            result = measure(variant, ckpt, image, out, args.sw_batch)
+            result["dice"] = dice(out / "ct_seg.nii.gz", label)
+            runs[variant].append(result)
+            print(
+                f"  round {round_index + 1} {variant:<10} {result['case_seconds']:6.1f} s/case"
+                f"  {result['peak_rss_mb']:6.0f} MB  Dice {result['dice']:.4f}",
+                flush=True,
+            )
+    report(runs)
+
+
+def report(runs: dict[str, list[dict[str, float]]]) -> None:
+    median = {v: statistics.median(r["case_seconds"] for r in runs[v]) for v in VARIANTS}
+    fastest = {v: min(r["case_seconds"] for r in runs[v]) for v in VARIANTS}
+    total = {v: statistics.median(r["total_seconds"] for r in runs[v]) for v in VARIANTS}
+    peak = {v: max(r["peak_rss_mb"] for r in runs[v]) for v in VARIANTS}
+    dices = {v: runs[v][-1]["dice"] for v in VARIANTS}
+    print("\nvariant      s/case  ratio    min s  ratio  process s  peak MB  Dice")
+    for v in VARIANTS:
+        print(
+            f"{v:<11} {median[v]:7.1f}  {median[v] / median['reference']:5.2f}x  "
+            f"{fastest[v]:6.1f}  {fastest[v] / fastest['reference']:4.2f}x  "
+            f"{total[v]:9.1f}  {peak[v]:7.0f}  {dices[v]:.4f}"
+        )
+    print("(s/case: load to written file, median over rounds; process s: with imports)")
+    change = abs(dices["clara-bf16"] - dices["clara-fp32"])
+    best = min(median["clara-fp32"], median["clara-bf16"]) / median["reference"]
+    print(
+        f"\nclara infer / hand-written script: fp32 {median['clara-fp32'] / median['reference']:.2f}x, "
+        f"bf16 {median['clara-bf16'] / median['reference']:.2f}x (goal <= 1.0, aim <= 0.7: "
+        f"{'met' if best <= 0.7 else 'goal met' if best <= 1.0 else 'NOT met'})"
+    )
+    print(f"bf16 Dice change: {change:.4f} ({'< 0.005' if change < 0.005 else 'NOT < 0.005'})")
+
+
+def _clara() -> str:
+    candidate = Path(sys.executable).with_name("clara")
+    return str(candidate) if candidate.is_file() else "clara"
+
+
+def _pairs(settings: dict[str, object]) -> list[str]:
+    return [f"{k}={json.dumps(v) if isinstance(v, list) else v}" for k, v in settings.items()]
+
+
+if __name__ == "__main__":
+    main()
