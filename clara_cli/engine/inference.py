@@ -149,11 +149,13 @@ def run_inference(
     Raises:
         DistributedError: more GPUs than visible, or a worker failed.
     """
-    from clara_cli.engine.launch import LaunchSpec, already_launched, launch
+    from clara_cli.engine.launch import LaunchSpec, already_launched, check_gpus, launch
 
     if gpus is None or gpus <= 1 or already_launched():
         return infer(request, options)
     device = "cpu" if request.device == "cpu" else "cuda"
+    if device == "cuda":
+        check_gpus(gpus)  # before announcing workers that cannot start
     request = replace(request, device=device)
     spec = LaunchSpec(nproc_per_node=gpus, device=device)
     log.info("starting %d %s worker process(es)", gpus, device.upper())
@@ -276,7 +278,8 @@ def run_case(
     result = CaseResult(case.name, case.reference, 0.0)
     try:
         grid = read_grid(case.reference)
-        data = pipeline.pre_transforms({"image": case.image})
+        image = list(case.image) if isinstance(case.image, tuple) else case.image
+        data = pipeline.pre_transforms({"image": image})
     except Exception as err:  # noqa: BLE001 - any unreadable input only fails its own case
         result.error = f"cannot read {case.reference}: {root_message(err)}"
     else:
