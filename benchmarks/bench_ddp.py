@@ -22,9 +22,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
+from typing import Any
 
 import torch
 
@@ -79,8 +83,10 @@ def _median_step(trainers: list[_Trainer], steps: int, warmup: int) -> list[floa
 
 def ddp_worker(global_batch: int, size: int, steps: int, warmup: int) -> float:
     """One rank of the 2-process run: seconds per step (the slowest rank's median)."""
+    from clara_cli.engine.allocator import keep_freed_memory
     from clara_cli.engine.distributed import all_gather_objects, barrier, distributed
 
+    keep_freed_memory()
     with distributed("cpu") as ctx:
         torch.manual_seed(0)  # same initial weights on every rank (DDP broadcasts anyway)
         net = torch.nn.parallel.DistributedDataParallel(_net())
@@ -90,8 +96,7 @@ def ddp_worker(global_batch: int, size: int, steps: int, warmup: int) -> float:
         return max(all_gather_objects(ctx, median))
 
 
-def _single_process(global_batch: int, size: int, steps: int, warmup: int, threads: int) -> float:
-    torch.set_num_threads(threads)
+def _single_process(global_batch: int, size: int, steps: int, warmup: int) -> float:
     torch.manual_seed(0)
     return _median_step([_Trainer(_net(), global_batch, size, seed=0)], steps, warmup)[0]
 
@@ -101,7 +106,6 @@ def _ddp_overhead(global_batch: int, size: int, steps: int, warmup: int) -> tupl
 
     from clara_cli.engine.launch import _free_port
 
-    torch.set_num_threads(os.cpu_count() or 1)
     dist.init_process_group(
         "gloo", init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1
     )
@@ -118,15 +122,52 @@ def _ddp_overhead(global_batch: int, size: int, steps: int, warmup: int) -> tupl
     return plain_s, ddp_s
 
 
+def _child(args: argparse.Namespace) -> None:
+    from clara_cli.engine.allocator import keep_freed_memory
+
+    keep_freed_memory()  # as every clara run does
+    workload = (args.global_batch, args.size, args.steps, args.warmup)
+    if args.child == "overhead":
+        print(json.dumps(_ddp_overhead(*workload)))
+    else:
+        print(json.dumps(_single_process(*workload)))
+
+
+def _in_fresh_process(args: argparse.Namespace, child: str, threads: int) -> Any:
+    # A fresh interpreter per setup: changing torch's thread count inside one process left
+    # oneDNN/OpenMP measurably slower than starting with that count.
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        child,
+        "--size",
+        str(args.size),
+        "--global-batch",
+        str(args.global_batch),
+        "--steps",
+        str(args.steps),
+        "--warmup",
+        str(args.warmup),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=48, help="cube edge in voxels")
     parser.add_argument("--global-batch", type=int, default=4, help="volumes per step, all ranks")
     parser.add_argument("--steps", type=int, default=8, help="timed steps per setup")
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--child", choices=["single", "overhead"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.global_batch % 2:
         parser.error("--global-batch must be even (it is split over 2 processes)")
+    if args.child:
+        _child(args)
+        return
 
     from clara_cli.engine.launch import LaunchSpec, launch
 
@@ -135,10 +176,10 @@ def main() -> None:
     print(f"torch {torch.__version__}, {cores} cores; {shape}; medians of {args.steps} steps")
     workload = (args.global_batch, args.size, args.steps, args.warmup)
 
-    one_thread = _single_process(*workload, threads=1)
-    all_threads = _single_process(*workload, threads=cores)
+    one_thread = _in_fresh_process(args, "single", threads=1)
+    all_threads = _in_fresh_process(args, "single", threads=cores)
     two_proc = launch(LaunchSpec(nproc_per_node=2, device="cpu"), ddp_worker, *workload)[0]
-    plain, wrapped = _ddp_overhead(*workload)
+    plain, wrapped = _in_fresh_process(args, "overhead", threads=cores)
 
     rate = {k: 1 / v for k, v in [("1x1", one_thread), ("1xN", all_threads), ("2", two_proc)]}
     print(f"1 process x 1 thread:            {rate['1x1']:.3f} it/s ({one_thread:.3f} s/it)")

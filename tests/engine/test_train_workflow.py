@@ -165,7 +165,7 @@ def test_a_checkpoint_that_would_run_code_is_refused(tiny_mmar, tmp_path, monkey
 def test_amp_on_cpu_trains_in_bf16_and_records_it(tiny_mmar):
     from clara_cli.engine.amp import cpu_has_native_bf16
 
-    result = _train(tiny_mmar, epochs=1, amp=True)
+    result = _train(tiny_mmar, epochs=1, use_amp=True)  # Clara 3's name for `amp`
     state = load_checkpoint(tiny_mmar / "models" / "resume_checkpoint_epoch=1.pt")
     assert all(torch.isfinite(torch.tensor(r["loss"])) for r in result.history)
     # bf16 autocast where the CPU has native bf16, else fp32 (with one notice).
