@@ -304,7 +304,8 @@ def validate(request: RunRequest) -> ValidationResult:
         section = validation_section(session)
         evaluator = section.get("evaluator")
         class_names = _class_names(session)
-        recorder = CaseRecorder(class_names, keep_slices=session.dist.is_main or True)
+        # Every rank keeps its overlay slices: rank 0 gathers them for the report.
+        recorder = CaseRecorder(class_names, keep_slices=True)
         recorder.attach(evaluator)
         if session.dist.is_main:
             from clara_cli.engine.handlers import EpochProgress
