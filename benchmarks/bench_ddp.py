@@ -151,7 +151,9 @@ def _in_fresh_process(args: argparse.Namespace, child: str, threads: int) -> Any
         str(args.warmup),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        command, env=env, capture_output=True, encoding="utf-8", errors="replace", check=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -197,7 +197,7 @@ def measure(variant: str, ckpt: Path, image: Path, out: Path, sw_batch: int) -> 
     args = [sys.executable, __file__, "--child", variant, "--ckpt", str(ckpt)]
     args += ["--sw-batch", str(sw_batch)]
     args += ["--image", str(image), "--out", str(out)]
-    done = subprocess.run(args, check=True, capture_output=True, text=True)
+    done = subprocess.run(args, check=True, capture_output=True, encoding="utf-8", errors="replace")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -10,6 +11,7 @@ from clara_cli.cli.params import (
     ClaraCommand,
     configure_logging,
     device_option,
+    launch_options,
     mmar_options,
     parse_overrides,
     reports_errors,
@@ -37,14 +39,7 @@ from clara_cli.cli.params import (
     "--probabilities", is_flag=True, help="Also write the soft output as <case>_prob.nii.gz."
 )
 @device_option
-@click.option(
-    "--gpus",
-    type=click.IntRange(min=1),
-    default=None,
-    metavar="N",
-    help="Start N worker processes, one per GPU, that share out the inputs "
-    "(with --device cpu: N CPU processes).",
-)
+@launch_options
 @reports_errors
 def command(
     mmar_root: Path,
@@ -56,7 +51,7 @@ def command(
     output_dir: Path | None,
     probabilities: bool,
     device: str,
-    gpus: int | None,
+    **launch: Any,
 ) -> None:
     """Segment images and write <case>_seg.nii.gz (uint8 labels) on each input's own grid.
 
@@ -72,13 +67,21 @@ def command(
       clara infer -m MMAR --set dont_load_ts_model=false dont_load_ckpt_model=true
     """
     configure_logging(debug)
-    from clara_cli.engine.inference import InferOptions, run_inference
+    from clara_cli.engine.inference import InferOptions
+    from clara_cli.engine.jobs import LaunchOptions, run_job
     from clara_cli.engine.session import RunRequest
 
-    request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), device)
     options = InferOptions(input_path, output_dir, probabilities)
-    result = run_inference(request, options, gpus, debug)
-    if result.rank != 0:  # a rank started by torchrun/srun: rank 0 reports
+    request = RunRequest(
+        mmar_root,
+        config_path,
+        env_path,
+        parse_overrides(overrides),
+        device,
+        extra={"infer": options},
+    )
+    result = run_job("infer", request, LaunchOptions(**launch), debug)
+    if result is None:  # not rank 0: rank 0 reports
         return
     done = len(result.cases) - len(result.failed)
     mean = sum(case.seconds for case in result.cases) / max(len(result.cases), 1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -135,59 +135,6 @@ def infer(request: RunRequest, options: InferOptions | None = None) -> Inference
         return InferenceResult(results, output_dir, session.dist.rank)
     finally:
         distributed.shutdown(session.dist)
-
-
-def run_inference(
-    request: RunRequest, options: InferOptions, gpus: int | None = None, debug: bool = False
-) -> InferenceResult:
-    """Run :func:`infer` here, or in `gpus` worker processes that share out the inputs.
-
-    With `gpus` > 1 the workers are started with :func:`clara_cli.engine.launch.launch`
-    (one per GPU; CPU processes when `request.device` is "cpu"). A process that torchrun or
-    srun started is already one rank and runs :func:`infer` directly.
-
-    Raises:
-        DistributedError: more GPUs than visible, or a worker failed.
-    """
-    from clara_cli.engine.launch import LaunchSpec, already_launched, check_gpus, launch
-
-    if gpus is None or gpus <= 1 or already_launched():
-        return infer(request, options)
-    device = "cpu" if request.device == "cpu" else "cuda"
-    if device == "cuda":
-        check_gpus(gpus)  # before announcing workers that cannot start
-    request = replace(request, device=device)
-    spec = LaunchSpec(nproc_per_node=gpus, device=device)
-    log.info("starting %d %s worker process(es)", gpus, device.upper())
-    results = launch(spec, infer_worker, request, options, debug)
-    return results[0]
-
-
-def infer_worker(request: RunRequest, options: InferOptions, debug: bool = False) -> Any:
-    """One rank of a multi-process inference (a top-level function: the launcher pickles it)."""
-    _configure_worker_logging(debug)
-    return infer(request, options)
-
-
-def _configure_worker_logging(debug: bool) -> None:
-    # A spawned worker starts with no handler on the "clara" logger; rank 0 reports progress.
-    import warnings
-
-    class _Format(logging.Formatter):  # as the CLI prints: warnings prefixed
-        def format(self, record: logging.LogRecord) -> str:
-            prefix = "warning: " if record.levelno >= logging.WARNING else ""
-            return prefix + super().format(record)
-
-    logger = logging.getLogger("clara")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(_Format("%(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-    logger.setLevel(logging.DEBUG if debug else logging.INFO)
-    if not debug:
-        for category in (FutureWarning, DeprecationWarning):
-            warnings.filterwarnings("ignore", category=category)
 
 
 def build_pipeline(session: Session) -> Pipeline:

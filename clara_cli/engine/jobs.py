@@ -21,7 +21,7 @@ from clara_cli.errors import DistributedError
 
 log = logging.getLogger("clara")
 
-WORKFLOWS = ("train", "validate")
+WORKFLOWS = ("train", "validate", "infer")
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class LaunchOptions:
 def run_job(
     kind: str, request: RunRequest, options: LaunchOptions | None = None, debug: bool = False
 ) -> Any:
-    """Run the ``kind`` workflow ("train" or "validate") with the requested process layout.
+    """Run the ``kind`` workflow ("train", "validate", "infer") with the requested layout.
 
     Args:
         kind: which workflow.
@@ -59,7 +59,8 @@ def run_job(
         debug: workers log at debug level and keep third-party warnings.
 
     Returns:
-        Rank 0's result (``TrainResult`` / ``ValidationResult``), or ``None`` in a process
+        Rank 0's result (``TrainResult`` / ``ValidationResult`` / ``InferenceResult``; infer
+        takes its ``InferOptions`` from ``request.extra["infer"]``), or ``None`` in a process
         that does not hold rank 0 (a worker started by torchrun/srun, another node).
 
     Raises:
@@ -120,6 +121,10 @@ def run_worker(kind: str, request: RunRequest, debug: bool = False) -> Any:
 
 
 def _run_here(kind: str, request: RunRequest) -> Any:
+    if kind == "infer":
+        from clara_cli.engine.inference import infer
+
+        return infer(request, request.extra.get("infer"))
     from clara_cli.engine import workflows
 
     return workflows.train(request) if kind == "train" else workflows.validate(request)

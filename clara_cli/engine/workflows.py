@@ -355,8 +355,13 @@ def _write_report(
     for row in rows:
         if row["case"] in slices:
             image, label, pred = slices[row["case"]]
-            dice = row.get(
-                "mean_dice", row.get(next((k for k in row if k.startswith("dice_")), ""), None)
+            scores = [v for v in row["dice"].values() if v == v]  # NaN: class absent in both
+            title = row["case"] + (f"  Dice {sum(scores) / len(scores):.3f}" if scores else "")
+            plot_overlay(
+                image,
+                label,
+                pred,
+                overlays / f"{row['case']}.png",
+                title,
+                class_names=list(row["dice"]),
             )
-            title = f"{row['case']}" + (f"  Dice {dice:.3f}" if isinstance(dice, float) else "")
-            plot_overlay(image, label, pred, overlays / f"{row['case']}.png", title)

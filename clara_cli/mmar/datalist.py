@@ -25,7 +25,9 @@ def load_datalist(path: str | Path, key: str, base_dir: str | Path) -> list[dict
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"datalist not found: {path} (set DATASET_JSON in environment.json or --set)")
+        raise DataError(
+            f"datalist not found: {path} (set DATASET_JSON in environment.json or --set)"
+        )
     content = load_json(path)
     if not isinstance(content, dict) or key not in content:
         keys = ", ".join(content) if isinstance(content, dict) else "none"
@@ -75,7 +77,9 @@ def _paths(item: dict[str, Any]) -> list[str]:
     found: list[str] = []
     for key in _PATH_KEYS:
         value = item.get(key)
-        found.extend(value if isinstance(value, list) else [value] if isinstance(value, str) else [])
+        found.extend(
+            value if isinstance(value, list) else [value] if isinstance(value, str) else []
+        )
     return found
 
 

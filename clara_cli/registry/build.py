@@ -18,7 +18,9 @@ def split_name(name: str) -> tuple[str, str]:
     return cls, alias or cls
 
 
-def find_class(spec: dict[str, Any], kind: str | None, where: str) -> tuple[Callable[..., Any], dict[str, Any]]:
+def find_class(
+    spec: dict[str, Any], kind: str | None, where: str
+) -> tuple[Callable[..., Any], dict[str, Any]]:
     """The callable a component spec names, plus fixed arguments a legacy shim adds.
 
     `path` (a dotted import, user code in MMAR_ROOT/custom included) wins over `name`; a name
@@ -96,7 +98,9 @@ def construct(target: Callable[..., Any], label: str, args: dict[str, Any], wher
         ) from err
 
 
-def _check_arguments(target: Callable[..., Any], label: str, args: dict[str, Any], where: str) -> None:
+def _check_arguments(
+    target: Callable[..., Any], label: str, args: dict[str, Any], where: str
+) -> None:
     try:
         sig = inspect.signature(target)
     except (TypeError, ValueError):

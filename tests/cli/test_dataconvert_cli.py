@@ -128,5 +128,11 @@ def test_help_does_not_import_heavy_libraries(module):
         "assert result.exit_code == 0, result.output\n"
         "print(sorted(m for m in ('torch', 'monai', 'SimpleITK', 'numpy') if m in sys.modules))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        check=True,
+    )
     assert done.stdout.strip() == "[]"

@@ -30,7 +30,12 @@ def fake_clara(tmp_path):
 
 def _run_script(script: Path, env: dict, *args: str) -> list[str]:
     done = subprocess.run(
-        ["bash", str(script), *args], env=env, capture_output=True, text=True, check=True
+        ["bash", str(script), *args],
+        env=env,
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        check=True,
     )
     return json.loads(done.stdout)
 
@@ -79,7 +84,8 @@ def test_a_failing_rank_stops_every_process_with_one_message(tmp_path):
         ["bash", str(script), str(mmar), *args],
         env=env,
         capture_output=True,
-        text=True,
+        encoding="utf-8",
+        errors="replace",
         timeout=300,
         check=False,
     )

@@ -79,7 +79,13 @@ def test_help_does_not_import_torch():
         "    assert CliRunner().invoke(cli, [name, '--help']).exit_code == 0\n"
         "print(sorted(m for m in ('torch', 'monai', 'SimpleITK') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        check=True,
+    )
     assert out.stdout.strip() == "[]"
 
 

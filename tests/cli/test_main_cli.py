@@ -23,7 +23,13 @@ def test_help_does_not_import_torch_monai_or_simpleitk(args):
         "heavy = [m for m in ('torch', 'monai', 'SimpleITK', 'ignite') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        check=True,
+    )
     assert "HEAVY []" in out.stdout
 
 

@@ -53,7 +53,13 @@ def test_help_does_not_import_torch_or_monai():
         "        pass\n"
         "print(sorted(m for m in ('torch', 'monai', 'ignite') if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        check=True,
+    )
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 

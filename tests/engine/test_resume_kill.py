@@ -34,7 +34,12 @@ def restore_global_flags():
 def _killed_run(mmar, fault: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "clara_cli", "train", "-m", str(mmar), "--device", "cpu"]
     return subprocess.run(
-        [*command, "--set", fault], capture_output=True, text=True, timeout=300, check=False
+        [*command, "--set", fault],
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=300,
+        check=False,
     )
 
 
