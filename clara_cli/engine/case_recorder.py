@@ -83,7 +83,9 @@ class CaseRecorder:
                 self.slices[name] = _overlay_slice(item["image"], label, pred)
 
 
-def _overlay_slice(image: Any, label: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, ...]:
+def _overlay_slice(
+    image: Any, label: np.ndarray, pred: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     array = image.detach().cpu().numpy() if hasattr(image, "detach") else np.asarray(image)
     if array.ndim == label.ndim + 1:
         array = array[0]

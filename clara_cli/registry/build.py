@@ -31,9 +31,9 @@ def find_class(
     """
     path = spec.get("path")
     if path:
-        legacy = shims.legacy_path(path)
-        if legacy:
-            legacy_kind, new_name = legacy
+        renamed_path = shims.legacy_path(path)
+        if renamed_path:
+            legacy_kind, new_name = renamed_path
             shims.warn_once(where, f"path {path!r} is Clara-internal; using {new_name}")
             return builtin.registry(legacy_kind).get(new_name), {}
         return import_dotted(path, where), {}
@@ -41,9 +41,9 @@ def find_class(
     if not isinstance(name, str) or not name:
         raise ComponentError(f"{where}: a component needs a 'name' or a 'path'")
     cls_name, _ = split_name(name)
-    legacy = shims.legacy_class(cls_name)
-    if legacy:
-        legacy_kind, new_name, fixed = legacy
+    renamed_class = shims.legacy_class(cls_name)
+    if renamed_class:
+        legacy_kind, new_name, fixed = renamed_class
         if new_name != cls_name:
             extra = ", ".join(f"{k}={v!r}" for k, v in fixed.items())
             shims.warn_once(where, f"{cls_name} was removed from MONAI; using {new_name}({extra})")

@@ -20,7 +20,12 @@ ArrayLayout = Literal["monai", "sitk"]
 _DPI = 100
 _LABEL_COLOUR = "#00e000"  # green: ground truth
 _PRED_COLOUR = "#ff2bd6"  # magenta: prediction (distinct from green for most colour vision)
-_CLASS_LINESTYLES = ("solid", "dashed", "dotted", "dashdot")
+_CLASS_LINESTYLES: tuple[Literal["solid", "dashed", "dotted", "dashdot"], ...] = (
+    "solid",
+    "dashed",
+    "dotted",
+    "dashdot",
+)
 
 
 def plot_case_dice(rows: Sequence[Row], path: str | os.PathLike[str]) -> Path:
@@ -150,7 +155,7 @@ def plot_overlay(
     legend.get_frame().set_facecolor("#303030")
     for text in legend.get_texts():
         text.set_color("white")
-    where = "" if index is None else f"\naxial slice {index} of {image.shape[axis]}"
+    where = "" if index is None or axis is None else f"\naxial slice {index} of {image.shape[axis]}"
     ax.set_title(f"{title}{where}", fontsize=11)
     _orientation_letters(ax)
     ax.set_axis_off()
@@ -258,7 +263,7 @@ def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
 def _display_plane(
     array: np.ndarray, axis: int | None, index: int | None, layout: ArrayLayout
 ) -> np.ndarray:
-    plane = array if axis is None else np.take(array, index, axis=axis)
+    plane = array if axis is None or index is None else np.take(array, index, axis=axis)
     if layout == "monai":
         # A RAS plane is (x: towards the right, y: towards anterior). Radiological display puts
         # anterior at the top and the patient's right on the left: rows run posterior, columns
