@@ -1,11 +1,14 @@
-"""Shared fixtures: small spleen phantoms and tiny MMARs copied from tests/fixtures."""
+"""Shared fixtures: tiny synthetic volumes (anisotropic, non-zero origin, flipped direction),
+DICOM series, small spleen phantoms, and tiny MMARs copied from tests/fixtures."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+import SimpleITK as sitk
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
@@ -50,3 +53,83 @@ def mmar_41(tmp_path: Path, phantom_dir: Path) -> Path:
 def mmar_40(tmp_path: Path, phantom_dir: Path) -> Path:
     """A tiny Clara 4.0 (implicit wiring, MONAI 0.x spellings) MMAR."""
     return copy_mmar("mmar_40", tmp_path, phantom_dir)
+
+
+SPACING = (0.8, 0.8, 2.5)
+ORIGIN = (-12.0, 30.5, 7.25)
+FLIPPED = (-1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
+
+
+def sphere_ct(
+    size: tuple[int, int, int] = (24, 20, 16), seed: int = 0
+) -> tuple[sitk.Image, sitk.Image]:
+    """An int16 "CT" (air around a 40 HU body with a 130 HU sphere) and its uint8 label."""
+    rng = np.random.default_rng(seed)
+    nx, ny, nz = size
+    z, y, x = np.meshgrid(
+        (np.arange(nz) - nz / 2) * SPACING[2],
+        (np.arange(ny) - ny / 2) * SPACING[1],
+        (np.arange(nx) - nx / 2) * SPACING[0],
+        indexing="ij",
+    )
+    array = np.full((nz, ny, nx), -1000, dtype=np.int16)
+    array[1:-1, 2:-2, 2:-2] = 40
+    inside = x**2 + y**2 + z**2 <= (0.35 * nx * SPACING[0]) ** 2
+    array[inside] = 130
+    array += rng.integers(-5, 6, array.shape).astype(np.int16)
+    image = sitk.GetImageFromArray(array)
+    label = sitk.GetImageFromArray(inside.astype(np.uint8))
+    for item in (image, label):
+        item.SetSpacing(SPACING)
+        item.SetOrigin(ORIGIN)
+        item.SetDirection(FLIPPED)
+    return image, label
+
+
+@pytest.fixture
+def ct_pair() -> tuple[sitk.Image, sitk.Image]:
+    return sphere_ct()
+
+
+@pytest.fixture
+def make_ct_pair():
+    """A factory: make_ct_pair(size=(24, 20, 16), seed=0) -> (image, label)."""
+    return sphere_ct
+
+
+def write_dicom_series(image: sitk.Image, folder, series_uid: str, description: str = "phantom"):
+    """Write a 3D int16 image as a DICOM series (one file per slice) that keeps its geometry."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    direction = np.asarray(image.GetDirection()).reshape(3, 3)
+    orientation = "\\".join(f"{v:.6f}" for v in (*direction[:, 0], *direction[:, 1]))
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    for k in range(image.GetDepth()):
+        slice_ = image[:, :, k]
+        position = image.TransformIndexToPhysicalPoint((0, 0, k))
+        tags = {
+            "0008|0060": "CT",
+            "0008|103e": description,
+            "0020|000d": series_uid + ".0",
+            "0020|000e": series_uid,
+            "0020|0013": str(k + 1),
+            "0020|0032": "\\".join(f"{v:.6f}" for v in position),
+            "0020|0037": orientation,
+            "0028|0030": f"{image.GetSpacing()[1]:.6f}\\{image.GetSpacing()[0]:.6f}",
+            "0018|0050": f"{image.GetSpacing()[2]:.6f}",
+            "0008|0018": f"{series_uid}.{k + 1}",
+        }
+        for key, value in tags.items():
+            slice_.SetMetaData(key, value)
+        writer.SetFileName(str(folder / f"{series_uid}_{k:03d}.dcm"))
+        writer.Execute(slice_)
+    return folder
+
+
+@pytest.fixture
+def dicom_writer():
+    """write_dicom_series(image, folder, series_uid, description="phantom") -> folder."""
+    return write_dicom_series

@@ -8,40 +8,11 @@ from typing import Any
 
 import click
 
-from clara_cli.cli.params import reports_errors
+from clara_cli.cli.params import numbers_command, reports_errors
 from clara_cli.errors import DataError
 
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _RESOLUTION_FLAGS = ("-r", "--resolution")
-
-
-class ResolutionCommand(click.Command):
-    """Lets `-r` take one or three numbers: `-r 1` or `-r 1 1 3` (also `-r 1,1,3`).
-
-    click gives an option a fixed number of values, so the numbers following `-r` are joined
-    into one token before parsing; the Spacing type then checks that there are 1 or 3.
-    """
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, join_resolution_tokens(args))
-
-
-def join_resolution_tokens(args: list[str]) -> list[str]:
-    """Rewrite `-r 1 1 3` into `-r 1,1,3`; other tokens are kept."""
-    out: list[str] = []
-    index = 0
-    while index < len(args):
-        token = args[index]
-        out.append(token)
-        index += 1
-        if token in _RESOLUTION_FLAGS:
-            numbers = []
-            while index < len(args) and _NUMBER.match(args[index]):
-                numbers.append(args[index])
-                index += 1
-            if numbers:
-                out.append(",".join(numbers))
-    return out
+ResolutionCommand = numbers_command(*_RESOLUTION_FLAGS)  # `-r 1` or `-r 1 1 3`
 
 
 class Spacing(click.ParamType):

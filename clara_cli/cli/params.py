@@ -55,6 +55,41 @@ def expand_set_tokens(args: list[str]) -> list[str]:
     return out
 
 
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def join_number_tokens(args: list[str], flags: tuple[str, ...]) -> list[str]:
+    """Rewrite `-r 1 1 3` into `-r 1,1,3` for each flag in `flags`; other tokens are kept.
+
+    click gives an option a fixed number of values; options like tlt-dataconvert's `-r` take
+    one or three, so the numbers following the flag are joined into one token before parsing.
+    """
+    out: list[str] = []
+    index = 0
+    while index < len(args):
+        token = args[index]
+        out.append(token)
+        index += 1
+        if token in flags:
+            numbers = []
+            while index < len(args) and _NUMBER.match(args[index]):
+                numbers.append(args[index])
+                index += 1
+            if numbers:
+                out.append(",".join(numbers))
+    return out
+
+
+def numbers_command(*flags: str) -> type[click.Command]:
+    """A click.Command class whose `flags` accept several numbers (`--pixdim 1 1 3`)."""
+
+    class NumbersCommand(click.Command):
+        def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+            return super().parse_args(ctx, join_number_tokens(args, flags))
+
+    return NumbersCommand
+
+
 def parse_set_value(text: str) -> Any:
     """Type a `--set` value as JSON when it parses (also Python's True/False/None), else string."""
     python_words = {"True": True, "False": False, "None": None}

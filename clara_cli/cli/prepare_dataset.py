@@ -8,34 +8,9 @@ from typing import Any
 
 import click
 
-from clara_cli.cli.params import reports_errors
+from clara_cli.cli.params import numbers_command, reports_errors
 
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-class PixdimCommand(click.Command):
-    """Lets `--pixdim` take several numbers: `--pixdim 1 1 3` becomes `--pixdim 1,1,3`."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, join_pixdim_tokens(args))
-
-
-def join_pixdim_tokens(args: list[str]) -> list[str]:
-    """Rewrite `--pixdim 1 1 3` into `--pixdim 1,1,3`; other tokens are kept."""
-    out: list[str] = []
-    index = 0
-    while index < len(args):
-        token = args[index]
-        out.append(token)
-        index += 1
-        if token == "--pixdim":
-            numbers = []
-            while index < len(args) and _NUMBER.match(args[index]):
-                numbers.append(args[index])
-                index += 1
-            if numbers:
-                out.append(",".join(numbers))
-    return out
+PixdimCommand = numbers_command("--pixdim")  # `--pixdim 1 1 3`
 
 
 def _parse_numbers(

@@ -42,18 +42,17 @@ class ValidationResult:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def build_sections(session: Session, amp_requested: bool) -> tuple[Any, Any]:
-    """The train and validate Sections of a training config, wired for this rank."""
+def section_runtime(session: Session, amp_requested: bool) -> Any:
+    """The Runtime (rank, device, wiring hooks) config sections of this run are built with.
+
+    `amp_requested` is the config's `amp`: CUDA AMP in MONAI's engines, or CPU bf16 autocast
+    around the network (see engine/amp.py).
+    """
     from clara_cli.engine.amp import resolve_amp
     from clara_cli.engine.compute import NetworkPreparer
     from clara_cli.engine.wiring import Wiring
-    from clara_cli.mmar.resolver import Runtime, Section
+    from clara_cli.mmar.resolver import Runtime
 
-    conf = session.conf
-    if "train" not in conf:
-        raise ConfigError(
-            f"{session.mmar.config_file}: no 'train' section: is this a training config?"
-        )
     dist = session.dist
     amp = resolve_amp(amp_requested, dist.device)
     wiring = Wiring(
@@ -66,7 +65,19 @@ def build_sections(session: Session, amp_requested: bool) -> tuple[Any, Any]:
             dist, amp.dtype if amp.enabled and amp.device_type == "cpu" else None
         ),
     )
-    runtime = Runtime(dist.rank, dist.world_size, str(dist.device), wiring.hooks())
+    return Runtime(dist.rank, dist.world_size, str(dist.device), wiring.hooks())
+
+
+def build_sections(session: Session, amp_requested: bool) -> tuple[Any, Any]:
+    """The train and validate Sections of a training config, wired for this rank."""
+    from clara_cli.mmar.resolver import Section
+
+    conf = session.conf
+    if "train" not in conf:
+        raise ConfigError(
+            f"{session.mmar.config_file}: no 'train' section: is this a training config?"
+        )
+    runtime = section_runtime(session, amp_requested)
     source = str(session.mmar.config_file)
     train = Section("train", conf["train"], source, runtime, conf)
     validate = None
@@ -261,27 +272,12 @@ def _write_curves(history: list[dict[str, Any]], ckpt_dir: Path) -> None:
 
 def validation_section(session: Session) -> Any:
     """The top-level Section of a validation/inference config, its model provided."""
-    from clara_cli.engine.amp import resolve_amp
-    from clara_cli.engine.compute import NetworkPreparer
     from clara_cli.engine.model_loading import is_loader_spec, load_network
-    from clara_cli.engine.wiring import Wiring
     from clara_cli.mmar import layout
-    from clara_cli.mmar.resolver import Runtime, Section
+    from clara_cli.mmar.resolver import Section
 
     conf = session.conf
-    dist = session.dist
-    amp = resolve_amp(bool(session.var("amp", False)), dist.device)
-    wiring = Wiring(
-        session.variables,
-        dist.device,
-        rank=dist.rank,
-        world_size=dist.world_size,
-        amp_enabled=amp.enabled and amp.device_type == "cuda",
-        prepare_network=NetworkPreparer(
-            dist, amp.dtype if amp.enabled and amp.device_type == "cpu" else None
-        ),
-    )
-    runtime = Runtime(dist.rank, dist.world_size, str(dist.device), wiring.hooks())
+    runtime = section_runtime(session, bool(session.var("amp", False)))
     spec = {k: conf[k] for k in layout.SECTION_KEYS if k in conf}
     source = str(session.mmar.config_file)
     if "evaluator" not in spec:

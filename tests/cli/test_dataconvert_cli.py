@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import SimpleITK as sitk
 from click.testing import CliRunner
 
-from clara_cli.cli.dataconvert import join_resolution_tokens
 from clara_cli.cli.main import cli
+from clara_cli.cli.params import join_number_tokens
 
 
 @pytest.fixture
@@ -45,9 +42,22 @@ def test_two_resolution_values_are_a_usage_error(tmp_path, source):
 
 
 def test_join_resolution_tokens():
-    assert join_resolution_tokens(["-r", "1", "1", "3", "-l"]) == ["-r", "1,1,3", "-l"]
-    assert join_resolution_tokens(["--resolution", ".5", "-f"]) == ["--resolution", ".5", "-f"]
-    assert join_resolution_tokens(["-d", "1", "-r", "2e0"]) == ["-d", "1", "-r", "2e0"]
+    assert join_number_tokens(["-r", "1", "1", "3", "-l"], ("-r", "--resolution")) == [
+        "-r",
+        "1,1,3",
+        "-l",
+    ]
+    assert join_number_tokens(["--resolution", ".5", "-f"], ("-r", "--resolution")) == [
+        "--resolution",
+        ".5",
+        "-f",
+    ]
+    assert join_number_tokens(["-d", "1", "-r", "2e0"], ("-r", "--resolution")) == [
+        "-d",
+        "1",
+        "-r",
+        "2e0",
+    ]
 
 
 def test_force_semantics_and_failure_exit_code(tmp_path, source):
@@ -114,25 +124,3 @@ def test_errors_show_no_traceback_unless_debug(tmp_path, source, monkeypatch):
     assert crashed.exit_code == 1 and "Traceback" not in crashed.output
     assert "Error: ValueError: unexpected" in crashed.output
     assert "--debug for the traceback" in crashed.output
-
-
-@pytest.mark.parametrize("module", ["dataconvert", "prepare_dataset"])
-def test_help_does_not_import_heavy_libraries(module):
-    # A fresh interpreter: this test process has imported SimpleITK already.
-    code = (
-        "import sys\n"
-        f"import clara_cli.cli.{module}\n"
-        "from click.testing import CliRunner\n"
-        "from clara_cli.cli.main import cli\n"
-        f"result = CliRunner().invoke(cli, ['{module.replace('_', '-')}', '--help'])\n"
-        "assert result.exit_code == 0, result.output\n"
-        "print(sorted(m for m in ('torch', 'monai', 'SimpleITK', 'numpy') if m in sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        encoding="utf-8",
-        errors="replace",
-        check=True,
-    )
-    assert done.stdout.strip() == "[]"

@@ -14,13 +14,18 @@ from clara_cli.cli.params import expand_set_tokens, parse_overrides
 COMMANDS = ["dataconvert", "prepare-dataset", "train", "validate", "infer", "export", "synth"]
 
 
-@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["validate", "--help"]])
-def test_help_does_not_import_torch_monai_or_simpleitk(args):
+@pytest.mark.parametrize(
+    "args",
+    [["--help"]] + [[name, "--help"] for name in COMMANDS] + [["synth", "spleen", "--help"]],
+    ids=lambda args: " ".join(args),
+)
+def test_help_does_not_import_torch_monai_simpleitk_or_numpy(args):
+    # A fresh interpreter: this test process has imported them already.
     code = (
         "import sys\n"
         "from clara_cli.cli.main import cli\n"
         f"try:\n    cli.main({args!r}, standalone_mode=False)\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('torch', 'monai', 'SimpleITK', 'ignite') if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'monai', 'SimpleITK', 'ignite', 'numpy') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     out = subprocess.run(

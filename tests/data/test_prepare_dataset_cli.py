@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from clara_cli.cli.main import cli
-from clara_cli.cli.prepare_dataset import join_pixdim_tokens
+from clara_cli.cli.params import join_number_tokens
 from clara_cli.data.synth import PhantomOptions, synthesize_spleen
 
 
@@ -59,7 +59,7 @@ def test_usage_errors(tmp_path):
 
 
 def test_join_pixdim_tokens():
-    assert join_pixdim_tokens(["--pixdim", "1", "1", "3", "-o", "x"]) == [
+    assert join_number_tokens(["--pixdim", "1", "1", "3", "-o", "x"], ("--pixdim",)) == [
         "--pixdim",
         "1,1,3",
         "-o",
