@@ -11,20 +11,6 @@ import torch
 from clara_cli.engine.determinism import rank_seed, seed_everything
 
 
-@pytest.fixture(autouse=True)
-def restore_global_flags():
-    """seed_everything changes process-wide switches; give other tests the defaults back."""
-    saved = (
-        torch.are_deterministic_algorithms_enabled(),
-        torch.is_deterministic_algorithms_warn_only_enabled(),
-        torch.backends.cudnn.deterministic,
-        torch.backends.cudnn.benchmark,
-    )
-    yield
-    torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[2], saved[3]
-
-
 def _tiny_training(seed: int, steps: int = 5) -> list[float]:
     seed_everything(seed)
     net = torch.nn.Sequential(

@@ -9,23 +9,12 @@ import os
 import re
 
 import pytest
-import torch
 
 from clara_cli.engine.jobs import LaunchOptions, run_job
 from clara_cli.engine.launch import LaunchSpec, launch
 from clara_cli.engine.session import RunRequest
 
 TWO_CPU = LaunchSpec(nproc_per_node=2, device="cpu")
-
-
-@pytest.fixture(autouse=True)
-def restore_global_flags():
-    saved = (
-        torch.are_deterministic_algorithms_enabled(),
-        torch.is_deterministic_algorithms_warn_only_enabled(),
-    )
-    yield
-    torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
 
 
 # Worker entrypoints must be top-level functions: the launcher pickles them by name.

@@ -12,23 +12,12 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from clara_cli.engine.checkpoint import load_checkpoint
 from clara_cli.engine.session import RunRequest
 from clara_cli.engine.workflows import train
 
 EPOCHS, ITERATIONS_PER_EPOCH = 3, 3
-
-
-@pytest.fixture(autouse=True)
-def restore_global_flags():
-    saved = (
-        torch.are_deterministic_algorithms_enabled(),
-        torch.is_deterministic_algorithms_warn_only_enabled(),
-    )
-    yield
-    torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
 
 
 def _killed_run(mmar, fault: str) -> subprocess.CompletedProcess:

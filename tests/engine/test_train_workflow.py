@@ -14,20 +14,6 @@ from clara_cli.engine.workflows import train
 from clara_cli.errors import ClaraError, ConfigError
 
 
-@pytest.fixture(autouse=True)
-def restore_global_flags():
-    """Seeded runs switch on deterministic algorithms process-wide; restore the defaults."""
-    saved = (
-        torch.are_deterministic_algorithms_enabled(),
-        torch.is_deterministic_algorithms_warn_only_enabled(),
-        torch.backends.cudnn.deterministic,
-        torch.backends.cudnn.benchmark,
-    )
-    yield
-    torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[2], saved[3]
-
-
 def _train(mmar, resume=False, **overrides):
     request = RunRequest(
         mmar, "config/config_train.json", overrides=overrides, device="cpu", resume=resume
