@@ -126,9 +126,9 @@ def phantom_run(epochs: int, model: str) -> dict[str, dict[str, float]]:
 
     from ignite.engine import Events
 
-    from clara_cli.data.synth import PhantomOptions, synthesize_spleen
-    from clara_cli.engine import workflows
-    from clara_cli.engine.session import RunRequest
+    from clara_cli.families.spleen.phantom import PhantomOptions, synthesize_spleen
+    from clara_cli.workflows import train as workflows
+    from clara_cli.workflows.session import RunRequest
 
     work = Path(tempfile.mkdtemp(prefix="bench_amp_"))
     try:
@@ -239,7 +239,7 @@ def main() -> None:
     if args.phantom_epochs:
         import logging
 
-        from clara_cli.engine.logs import configure_logging
+        from clara_cli.logs import configure_logging
 
         configure_logging()
         logging.getLogger("clara").setLevel(logging.WARNING)

@@ -35,7 +35,7 @@ from pathlib import Path
 def make_inputs(folder: Path, cases: int, size: int) -> list[Path]:
     import SimpleITK as sitk
 
-    from clara_cli.data.synth import PhantomOptions, make_spleen_phantom
+    from clara_cli.families.spleen.phantom import PhantomOptions, make_spleen_phantom
 
     folder.mkdir(parents=True)
     paths = []

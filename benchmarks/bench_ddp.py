@@ -83,8 +83,8 @@ def _median_step(trainers: list[_Trainer], steps: int, warmup: int) -> list[floa
 
 def ddp_worker(global_batch: int, size: int, steps: int, warmup: int) -> float:
     """One rank of the 2-process run: seconds per step (the slowest rank's median)."""
-    from clara_cli.engine.allocator import keep_freed_memory
-    from clara_cli.engine.distributed import all_gather_objects, barrier, distributed
+    from clara_cli.allocator import keep_freed_memory
+    from clara_cli.launch.process_group import all_gather_objects, barrier, distributed
 
     keep_freed_memory()
     with distributed("cpu") as ctx:
@@ -104,7 +104,7 @@ def _single_process(global_batch: int, size: int, steps: int, warmup: int) -> fl
 def _ddp_overhead(global_batch: int, size: int, steps: int, warmup: int) -> tuple[float, float]:
     import torch.distributed as dist
 
-    from clara_cli.engine.launch import _free_port
+    from clara_cli.launch.spawn import _free_port
 
     dist.init_process_group(
         "gloo", init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1
@@ -123,7 +123,7 @@ def _ddp_overhead(global_batch: int, size: int, steps: int, warmup: int) -> tupl
 
 
 def _child(args: argparse.Namespace) -> None:
-    from clara_cli.engine.allocator import keep_freed_memory
+    from clara_cli.allocator import keep_freed_memory
 
     keep_freed_memory()  # as every clara run does
     workload = (args.global_batch, args.size, args.steps, args.warmup)
@@ -171,7 +171,7 @@ def main() -> None:
         _child(args)
         return
 
-    from clara_cli.engine.launch import LaunchSpec, launch
+    from clara_cli.launch.spawn import LaunchSpec, launch
 
     cores = os.cpu_count() or 1
     shape = f"UNet 16-128 (2 res units), global batch {args.global_batch}x1x{args.size}^3"

@@ -41,7 +41,7 @@ OVERLAP = 0.5
 
 def make_phantom(folder: Path) -> tuple[Path, Path]:
     """A 512 x 512 x 100 phantom CT (0.7-0.9 mm in-plane, 2.5 mm slices) and its label."""
-    from clara_cli.data.synth import PhantomOptions, make_spleen_phantom
+    from clara_cli.families.spleen.phantom import PhantomOptions, make_spleen_phantom
     from clara_cli.io.image import write_image
 
     image_path, label_path = folder / "ct.nii.gz", folder / "ct_label.nii.gz"
@@ -57,7 +57,7 @@ def make_phantom(folder: Path) -> tuple[Path, Path]:
 
 def train_checkpoint(work: Path) -> Path:
     """Train the MMAR briefly on phantoms with the big phantom's field of view (~410 mm)."""
-    from clara_cli.data.synth import PhantomOptions, synthesize_spleen
+    from clara_cli.families.spleen.phantom import PhantomOptions, synthesize_spleen
 
     ckpt = work / "models" / "model.pt"
     if ckpt.is_file():
@@ -155,8 +155,8 @@ def run_reference(ckpt: Path, image: Path, out: Path, sw_batch: int) -> dict[str
 
 def run_clara(ckpt: Path, image: Path, out: Path, sw_batch: int, bf16: bool) -> dict[str, float]:
     """`clara infer` as the CLI runs it (the library function under the command)."""
-    from clara_cli.engine.inference import InferOptions, infer
-    from clara_cli.engine.session import RunRequest
+    from clara_cli.workflows.infer import InferOptions, infer
+    from clara_cli.workflows.session import RunRequest
 
     overrides = {
         "MMAR_CKPT": str(ckpt),

@@ -34,8 +34,8 @@ CPU_SIZED = {
 
 
 def build_trainer(data: Path, ckpt_dir: Path, iterations: int):
-    from clara_cli.engine.session import RunRequest, open_session
-    from clara_cli.engine.workflows import build_sections
+    from clara_cli.workflows.sections import build_sections
+    from clara_cli.workflows.session import RunRequest, open_session
 
     overrides = {
         **CPU_SIZED,
@@ -97,7 +97,7 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=8)
     args = parser.parse_args()
 
-    from clara_cli.data.synth import synthesize_spleen
+    from clara_cli.families.spleen.phantom import synthesize_spleen
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"

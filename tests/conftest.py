@@ -40,7 +40,7 @@ def phantom_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     import json
 
-    from clara_cli.data.synth import PhantomOptions, synthesize_spleen
+    from clara_cli.families.spleen.phantom import PhantomOptions, synthesize_spleen
 
     root = tmp_path_factory.mktemp("phantoms")
     options = PhantomOptions(in_plane_size=48, z_extent_mm=(40.0, 50.0))

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from clara_cli.cli.params import numbers_command, reports_errors
+from clara_cli.cli.options import debug_option
+from clara_cli.cli.overrides import numbers_command
 from clara_cli.errors import DataError
 
 _RESOLUTION_FLAGS = ("-r", "--resolution")
@@ -89,8 +90,7 @@ class Spacing(click.ParamType):
 )
 @click.option("--n4", is_flag=True, help="N4 bias-field correction before resampling (MRI).")
 @click.option("--bspline", is_flag=True, help="B-spline instead of linear for images.")
-@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
-@reports_errors
+@debug_option
 def command(
     source_dir: Path,
     output_dir: Path,

@@ -7,13 +7,9 @@ from typing import Any
 
 import click
 
-from clara_cli.cli.params import (
-    ClaraCommand,
-    configure_logging,
-    mmar_options,
-    parse_overrides,
-    reports_errors,
-)
+from clara_cli.cli.errors import configure_logging
+from clara_cli.cli.options import mmar_options
+from clara_cli.cli.overrides import ClaraCommand, parse_overrides
 
 
 class _Shape(click.ParamType):
@@ -67,7 +63,6 @@ class _Shape(click.ParamType):
     show_default=True,
     help="Largest max abs difference between the export and the checkpoint's model.",
 )
-@reports_errors
 def command(
     mmar_root: Path,
     config_path: str,
@@ -92,8 +87,8 @@ def command(
       clara export -m MMAR --input-shape '[1, 1, 160, 160, 160]' --set MMAR_CKPT=models/model_final.pt
     """
     configure_logging(debug)
-    from clara_cli.engine.session import RunRequest
-    from clara_cli.export.mmar import export_mmar
+    from clara_cli.export.archive import export_mmar
+    from clara_cli.workflows.session import RunRequest
 
     request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), "cpu")
     results = export_mmar(request, formats, input_shape, tolerance)

@@ -7,15 +7,9 @@ from typing import Any
 
 import click
 
-from clara_cli.cli.params import (
-    ClaraCommand,
-    configure_logging,
-    device_option,
-    launch_options,
-    mmar_options,
-    parse_overrides,
-    reports_errors,
-)
+from clara_cli.cli.errors import configure_logging
+from clara_cli.cli.options import device_option, launch_options, mmar_options
+from clara_cli.cli.overrides import ClaraCommand, parse_overrides
 
 
 @click.command("infer", cls=ClaraCommand)
@@ -40,7 +34,6 @@ from clara_cli.cli.params import (
 )
 @device_option
 @launch_options
-@reports_errors
 def command(
     mmar_root: Path,
     config_path: str,
@@ -67,20 +60,14 @@ def command(
       clara infer -m MMAR --set dont_load_ts_model=false dont_load_ckpt_model=true
     """
     configure_logging(debug)
-    from clara_cli.engine.inference import InferOptions
-    from clara_cli.engine.jobs import LaunchOptions, run_job
-    from clara_cli.engine.session import RunRequest
+    from clara_cli.launch.jobs import LaunchOptions
+    from clara_cli.workflows.infer import InferOptions
+    from clara_cli.workflows.runner import run_command
+    from clara_cli.workflows.session import RunRequest
 
     options = InferOptions(input_path, output_dir, probabilities)
-    request = RunRequest(
-        mmar_root,
-        config_path,
-        env_path,
-        parse_overrides(overrides),
-        device,
-        extra={"infer": options},
-    )
-    result = run_job("infer", request, LaunchOptions(**launch), debug)
+    request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), device)
+    result = run_command("infer", request, options, LaunchOptions(**launch), debug)
     if result is None:  # not rank 0: rank 0 reports
         return
     done = len(result.cases) - len(result.failed)

@@ -10,11 +10,16 @@ import click
 
 from clara_cli import __version__
 from clara_cli.cli import dataconvert, export, infer, prepare_dataset, synth, train, validate
+from clara_cli.cli.errors import ClaraGroup
+from clara_cli.cli.options import debug_option
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=ClaraGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="clara")
-@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@debug_option
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Run Medical Model ARchives (MMARs): train, validate, infer and export models.

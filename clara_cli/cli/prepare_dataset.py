@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from clara_cli.cli.params import numbers_command, reports_errors
+from clara_cli.cli.options import debug_option
+from clara_cli.cli.overrides import numbers_command
 
 PixdimCommand = numbers_command("--pixdim")  # `--pixdim 1 1 3`
 
@@ -91,8 +92,7 @@ def _parse_numbers(
 )
 @click.option("--no-geometry-check", is_flag=True, help="Do not compare image and label headers.")
 @click.option("-f", "--force", is_flag=True, help="Replace existing datalists / output files.")
-@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
-@reports_errors
+@debug_option
 def command(
     root: Path,
     output: Path | None,

@@ -1,75 +1,83 @@
-"""`clara synth`: write synthetic phantom datasets (one subcommand per dataset kind).
+"""`clara synth NAME`: write a model family's synthetic phantom dataset.
 
-To add a kind, define a click command below and decorate it with `@command.command("name")`.
+One subcommand per phantom that a family declares (`clara_cli/families`): adding a family
+adds its subcommand, with no edit here. Family modules import only the standard library, so
+listing them keeps `clara --help` instant.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from clara_cli.cli.params import reports_errors
+from clara_cli.cli.options import debug_option
 
 
-@click.group("synth")
+class _PhantomGroup(click.Group):
+    """Lists the families' phantoms as subcommands, built when first asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from clara_cli.families import phantoms
+
+        return sorted(phantoms())
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        from clara_cli.families import phantoms
+
+        phantom = phantoms().get(name)
+        return None if phantom is None else _phantom_command(phantom)
+
+
+@click.group("synth", cls=_PhantomGroup)
 def command() -> None:
-    """Write synthetic phantom datasets for demos and tests."""
+    """Write synthetic phantom datasets for demos and tests (one per model family)."""
 
 
-@command.command("spleen")
-@click.option(
-    "-o",
-    "--output",
-    "output_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder to write (MSD layout: imagesTr/, labelsTr/, dataset.json, dataset_0.json).",
-)
-@click.option("-n", "--num-cases", default=12, show_default=True, type=click.IntRange(min=2))
-@click.option("--seed", default=0, show_default=True, type=int, help="Same seed, same data.")
-@click.option(
-    "--size",
-    "in_plane_size",
-    default=128,
-    show_default=True,
-    type=click.IntRange(min=16),
-    help="In-plane voxels (x and y); the anatomy scales with it.",
-)
-@click.option(
-    "--train-fraction",
-    default=0.8,
-    show_default=True,
-    type=click.FloatRange(0.0, 1.0, min_open=True),
-    help="Share of the cases in the datalist's training list.",
-)
-@click.option("-f", "--force", is_flag=True, help="Write into a non-empty folder.")
-@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
-@reports_errors
-def spleen(
-    output_dir: Path,
-    num_cases: int,
-    seed: int,
-    in_plane_size: int,
-    train_fraction: float,
-    force: bool,
-    debug: bool,
-) -> None:
-    """Abdominal CT phantoms (int16 HU) with spleen labels, like MSD Task09_Spleen.
-
-    \b
-    Example:
-      clara synth spleen -o data/spleen -n 12 --seed 0
-    """
-    from clara_cli.data.synth import PhantomOptions, synthesize_spleen
-
-    datalist = synthesize_spleen(
-        output_dir,
-        num_cases=num_cases,
-        seed=seed,
-        options=PhantomOptions(in_plane_size=in_plane_size),
-        train_fraction=train_fraction,
-        overwrite=force,
+def _phantom_command(phantom: Any) -> click.Command:
+    @click.command(phantom.name, help=f"{phantom.summary}\n\n{phantom.description}".strip())
+    @click.option(
+        "-o",
+        "--output",
+        "output_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        required=True,
+        help="Folder to write (MSD layout: imagesTr/, labelsTr/, dataset.json, dataset_0.json).",
     )
-    click.echo(f"Wrote {num_cases} phantom cases to {output_dir}")
-    click.echo(f"Datalist: {datalist}")
+    @click.option("-n", "--num-cases", default=12, show_default=True, type=click.IntRange(min=2))
+    @click.option("--seed", default=0, show_default=True, type=int, help="Same seed, same data.")
+    @click.option(
+        "--size",
+        default=phantom.default_size,
+        show_default=True,
+        type=click.IntRange(min=16),
+        help="Voxels along the phantom's main axes; the anatomy scales with it.",
+    )
+    @click.option(
+        "--train-fraction",
+        default=0.8,
+        show_default=True,
+        type=click.FloatRange(0.0, 1.0, min_open=True),
+        help="Share of the cases in the datalist's training list.",
+    )
+    @click.option("-f", "--force", is_flag=True, help="Write into a non-empty folder.")
+    @debug_option
+    def run(
+        output_dir: Path,
+        num_cases: int,
+        seed: int,
+        size: int,
+        train_fraction: float,
+        force: bool,
+        debug: bool,
+    ) -> None:
+        from clara_cli.families import PhantomRequest
+
+        datalist = phantom.run(
+            PhantomRequest(output_dir, num_cases, seed, size, train_fraction, force)
+        )
+        click.echo(f"Wrote {num_cases} phantom cases to {output_dir}")
+        click.echo(f"Datalist: {datalist}")
+
+    return run

@@ -7,15 +7,9 @@ from typing import Any
 
 import click
 
-from clara_cli.cli.params import (
-    ClaraCommand,
-    configure_logging,
-    device_option,
-    launch_options,
-    mmar_options,
-    parse_overrides,
-    reports_errors,
-)
+from clara_cli.cli.errors import configure_logging
+from clara_cli.cli.options import device_option, launch_options, mmar_options
+from clara_cli.cli.overrides import ClaraCommand, parse_overrides
 
 
 @click.command("train", cls=ClaraCommand)
@@ -28,7 +22,6 @@ from clara_cli.cli.params import (
     help="Continue from the newest checkpoint in MMAR_CKPT_DIR (same epoch and iteration "
     "counters); starts from scratch, with a warning, when there is none.",
 )
-@reports_errors
 def command(
     mmar_root: Path,
     config_path: str,
@@ -56,13 +49,15 @@ def command(
       clara train -m MMAR --set dont_load_ckpt_model=false MMAR_CKPT=models/model.pt  # finetune
     """
     configure_logging(debug)
-    from clara_cli.engine.jobs import LaunchOptions, run_job
-    from clara_cli.engine.session import RunRequest
+    from clara_cli.launch.jobs import LaunchOptions
+    from clara_cli.workflows.runner import run_command
+    from clara_cli.workflows.session import RunRequest
+    from clara_cli.workflows.train import TrainOptions
 
-    request = RunRequest(
-        mmar_root, config_path, env_path, parse_overrides(overrides), device, resume=resume
+    request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), device)
+    result = run_command(
+        "train", request, TrainOptions(resume=resume), LaunchOptions(**launch), debug
     )
-    result = run_job("train", request, LaunchOptions(**launch), debug)
     if result is None:  # not rank 0: rank 0 reports
         return
     if result.best_metric is not None:

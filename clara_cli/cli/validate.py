@@ -7,22 +7,15 @@ from typing import Any
 
 import click
 
-from clara_cli.cli.params import (
-    ClaraCommand,
-    configure_logging,
-    device_option,
-    launch_options,
-    mmar_options,
-    parse_overrides,
-    reports_errors,
-)
+from clara_cli.cli.errors import configure_logging
+from clara_cli.cli.options import device_option, launch_options, mmar_options
+from clara_cli.cli.overrides import ClaraCommand, parse_overrides
 
 
 @click.command("validate", cls=ClaraCommand)
 @mmar_options("config/config_validation.json")
 @device_option
 @launch_options
-@reports_errors
 def command(
     mmar_root: Path,
     config_path: str,
@@ -47,11 +40,12 @@ def command(
       clara validate -m MMAR --gpus 2
     """
     configure_logging(debug)
-    from clara_cli.engine.jobs import LaunchOptions, run_job
-    from clara_cli.engine.session import RunRequest
+    from clara_cli.launch.jobs import LaunchOptions
+    from clara_cli.workflows.runner import run_command
+    from clara_cli.workflows.session import RunRequest
 
     request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), device)
-    result = run_job("validate", request, LaunchOptions(**launch), debug)
+    result = run_command("validate", request, None, LaunchOptions(**launch), debug)
     if result is None:  # not rank 0: rank 0 reports
         return
     from clara_cli.report.tables import format_summary

@@ -1,10 +1,7 @@
-"""`clara infer`: run an MMAR's inference config over images and write one segmentation each.
+"""The inference pipeline of an MMAR: its network(s), transforms and inferer, run on one case.
 
-The config's `model` loaders, `pre_transforms`, `inferer` and `post_transforms` are built by
-the same config engine as validation (Section + Wiring, so `"device": "cuda"` falls back to
-the running device). The cases are then run one by one in a plain loop rather than through a
-MONAI evaluator, so that an unreadable input is reported and skipped instead of ending the
-run, each case is timed, and the network runs the way that measured fastest on CPU:
+Built by the same config engine as validation (Section + wiring rules, so `"device": "cuda"`
+falls back to the running device). The network runs the way that measured fastest on CPU:
 `torch.inference_mode`, channels-last weights for 3D convolutions, and bf16 autocast when the
 config asks for `amp` (see benchmarks/bench_infer.py).
 """
@@ -13,36 +10,15 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from clara_cli.engine.infer_inputs import InferenceCase, collect_cases
-from clara_cli.engine.session import RunRequest, Session, open_session
-from clara_cli.errors import ConfigError
 
 log = logging.getLogger("clara")
 
 SEG_SUFFIX = "_seg.nii.gz"
 PROB_SUFFIX = "_prob.nii.gz"
-
-
-@dataclass
-class InferOptions:
-    """What `clara infer` was asked for beyond the config.
-
-    Attributes:
-        input: an image file, a folder of images or a datalist; None reads the config's
-            dataset.
-        output_dir: where outputs go; None means MMAR_EVAL_OUTPUT_PATH.
-        probabilities: also write the soft output (`<case>_prob.nii.gz`).
-        progress: show a progress bar and one line per case (rank 0 only).
-    """
-
-    input: Path | None = None
-    output_dir: Path | None = None
-    probabilities: bool = False
-    progress: bool = True
 
 
 @dataclass
@@ -58,114 +34,114 @@ class CaseResult:
 
 
 @dataclass
-class InferenceResult:
-    """Every case of the run (all ranks), in input order within each rank's share.
+class Member:
+    """One network of a pipeline and how it is run over a case.
 
     Attributes:
-        cases: the per-case results.
-        output_dir: where the outputs went.
-        rank: the rank that returns this (only rank 0 should report).
+        network: the network, ready for inference (see :func:`prepare_for_inference`).
+        inferer: a MONAI inferer (`SlidingWindowInferer`, `SimpleInferer`, or a
+            `SliceInferer` that applies a 2D network along one axis of a 3D volume).
+        weight: its share in a weighted combination (the default combiner ignores it
+            unless the weights differ).
     """
 
-    cases: list[CaseResult] = field(default_factory=list)
-    output_dir: Path | None = None
-    rank: int = 0
-
-    @property
-    def failed(self) -> list[CaseResult]:
-        return [case for case in self.cases if case.error is not None]
+    network: Any
+    inferer: Any
+    weight: float = 1.0
 
 
 @dataclass
 class Pipeline:
-    """The built pieces of an inference config, ready to run one case at a time."""
+    """The built pieces of an inference config, ready to run one case at a time.
 
-    network: Any
+    One network is run as is (its raw output goes to the post-transforms). Several networks
+    (an ensemble, or one 2D model per view axis) are each run with their own inferer and
+    their outputs merged by `combine` (default: :func:`mean_of_probabilities`), so the
+    post-transforms then see probabilities, not logits.
+    """
+
+    members: list[Member]
     pre_transforms: Any
-    inferer: Any
     post_transforms: Any
     device: Any
+    combine: Callable[[list[Any], list[float]], Any] | None = None
+
+    @property
+    def network(self) -> Any:
+        """The first network (the only one in a single-network pipeline)."""
+        return self.members[0].network
+
+    def predict(self, batch: Any) -> Any:
+        """The pipeline's output for a batch: one network's, or the combination of all."""
+        outputs = [member.inferer(batch, member.network) for member in self.members]
+        if len(outputs) == 1:
+            return outputs[0]
+        combine = self.combine or mean_of_probabilities
+        return combine(outputs, [member.weight for member in self.members])
 
 
-def infer(request: RunRequest, options: InferOptions | None = None) -> InferenceResult:
-    """Run the inference config of `request` over the inputs; one rank's share in a job.
+def mean_of_probabilities(outputs: list[Any], weights: list[float] | None = None) -> Any:
+    """Average the networks' probabilities (softmax over channels, sigmoid for one channel).
 
-    Returns:
-        Every case's result (gathered from all ranks). Failed cases carry `error` and do not
-        stop the others.
-
-    Raises:
-        ConfigError: the config lacks pre_transforms or an inferer, or its model cannot be
-            loaded.
-        DataError: the inputs cannot be listed.
-
-    Example:
-        >>> request = RunRequest(Path("mmars/spleen"), "config/config_inference.json")
-        >>> infer(request, InferOptions(input=Path("scan.nii.gz"), output_dir=Path("out")))
+    Averaging probabilities, not logits, keeps one over-confident member from dominating; it
+    is what ensembles and multi-view fusion in the field report.
     """
-    from clara_cli.engine import distributed
-    from clara_cli.mmar.datalist import shard
+    import torch
 
-    options = options or InferOptions()
-    session = open_session(request)
-    try:
-        pipeline = build_pipeline(session)
-        dataset = session.conf.get("dataset")
-        cases = collect_cases(
-            options.input,
-            dataset if isinstance(dataset, dict) else None,
-            session.var("DATA_ROOT"),
-            str(session.mmar.config_file),
-        )
-        output_dir = Path(options.output_dir or session.path_var("MMAR_EVAL_OUTPUT_PATH"))
-        mine = shard(cases, session.dist.rank, session.dist.world_size)
-        show = options.progress and session.dist.is_main
-        if show:
-            log.info(
-                "inference: %d case(s) -> %s (%d rank(s) on %s)",
-                len(cases),
-                output_dir,
-                session.dist.world_size,
-                session.dist.device,
-            )
-        results = _run_cases(pipeline, mine, output_dir, options.probabilities, show)
-        if session.dist.world_size > 1:
-            parts = distributed.all_gather_objects(session.dist, results)
-            results = [result for part in parts for result in part]
-        return InferenceResult(results, output_dir, session.dist.rank)
-    finally:
-        distributed.shutdown(session.dist)
+    weights = weights or [1.0] * len(outputs)
+    if len(weights) != len(outputs):
+        raise ValueError(f"{len(outputs)} outputs but {len(weights)} weights")
+    shapes = {tuple(o.shape) for o in outputs}
+    if len(shapes) != 1:
+        raise ValueError(f"the networks' outputs differ in shape: {sorted(shapes)}")
+    total = float(sum(weights))
+    merged = None
+    for output, weight in zip(outputs, weights, strict=True):
+        logits = output.float()
+        probs = torch.sigmoid(logits) if logits.shape[1] == 1 else torch.softmax(logits, dim=1)
+        part = probs * (weight / total)
+        merged = part if merged is None else merged + part
+    return merged
 
 
-def build_pipeline(session: Session) -> Pipeline:
-    """Build the model, transforms and inferer of an inference config for this rank."""
-    from clara_cli.engine.amp import resolve_amp
-    from clara_cli.engine.model_loading import is_loader_spec, load_network
-    from clara_cli.engine.wiring import Wiring
-    from clara_cli.mmar import layout
-    from clara_cli.mmar.resolver import Runtime, Section
+def slicewise_inferer(axis: int, sw_batch_size: int = 8, roi_size: Any = None) -> Any:
+    """A MONAI SliceInferer that runs a 2D network on every slice along `axis` of a 3D volume.
 
-    conf, dist = session.conf, session.dist
-    source = str(session.mmar.config_file)
-    for key in ("pre_transforms", "inferer"):
-        if key not in conf:
-            raise ConfigError(f"{source}: no '{key}': is this an inference config?")
-    wiring = Wiring(session.variables, dist.device, rank=dist.rank, world_size=dist.world_size)
-    runtime = Runtime(dist.rank, dist.world_size, str(dist.device), wiring.hooks())
-    spec = {k: conf[k] for k in layout.SECTION_KEYS if k in conf}
-    section = Section("infer", spec, source, runtime, conf, prefix="")
-    model_spec = spec.get("model")
-    if model_spec is None or is_loader_spec(model_spec):
-        loaders = model_spec or [{"ckpt_path": str(session.path_var("MMAR_CKPT"))}]
-        section.provide("model", load_network(loaders, session, f"{source}: model"))
-    amp = resolve_amp(bool(session.var("amp", False)), dist.device)
-    network = prepare_for_inference(section.get("model"), amp.dtype if amp.enabled else None)
+    Args:
+        axis: spatial axis of the (C, X, Y, Z) volume the slices are taken along (0, 1, 2).
+        sw_batch_size: slices per forward pass.
+        roi_size: 2D window inside a slice; None covers the whole slice.
+    """
+    from monai.inferers import SliceInferer
+
+    if axis not in (0, 1, 2):
+        raise ValueError(f"slice axis must be 0, 1 or 2, not {axis}")
+    return SliceInferer(
+        roi_size=tuple(roi_size) if roi_size is not None else (-1, -1),
+        sw_batch_size=sw_batch_size,
+        spatial_dim=axis,
+        progress=False,
+    )
+
+
+def build_pipeline(
+    section: Any, device: Any, autocast_dtype: Any = None, extra_members: list[Member] | None = None
+) -> Pipeline:
+    """The pipeline of a built inference section (its `model` provided or built).
+
+    Args:
+        section: the config section (model, pre_transforms, inferer, post_transforms).
+        device: this rank's device.
+        autocast_dtype: bf16 autocast for the networks on CPUs that have it; None: fp32.
+        extra_members: further networks to run and combine with the config's.
+    """
+    network = prepare_for_inference(section.get("model"), autocast_dtype)
+    members = [Member(network, section.get("inferer"))] + list(extra_members or [])
     return Pipeline(
-        network=network,
+        members=members,
         pre_transforms=section.get("pre_transforms"),
-        inferer=section.get("inferer"),
         post_transforms=section.get_optional("post_transforms"),
-        device=dist.device,
+        device=device,
     )
 
 
@@ -178,7 +154,7 @@ def prepare_for_inference(network: Any, autocast_dtype: Any = None) -> Any:
     """
     import torch
 
-    from clara_cli.engine.compute import AutocastForward
+    from clara_cli.engine.precision import AutocastForward
 
     network = network.eval()
     device = next((p.device for p in network.parameters()), torch.device("cpu"))
@@ -193,55 +169,48 @@ def _has_3d_convolutions(network: Any) -> bool:
     return any(p.dim() == 5 for p in network.parameters())
 
 
-def _run_cases(
+def run_case(
     pipeline: Pipeline,
-    cases: list[InferenceCase],
+    name: str,
+    image: str | list[str],
+    reference: str,
     output_dir: Path,
     probabilities: bool,
-    show: bool,
-) -> list[CaseResult]:
-    from tqdm.auto import tqdm
-
-    results: list[CaseResult] = []
-    with tqdm(total=len(cases), desc="infer", unit="case", disable=not show, leave=False) as bar:
-        for case in cases:
-            result = run_case(pipeline, case, output_dir, probabilities)
-            results.append(result)
-            if show:
-                bar.write(_describe(result))
-            bar.update(1)
-    return results
-
-
-def run_case(
-    pipeline: Pipeline, case: InferenceCase, output_dir: Path, probabilities: bool
 ) -> CaseResult:
-    """Infer one case and write its outputs; a failure is returned, not raised."""
+    """Infer one case and write its outputs on `reference`'s grid; a failure is returned.
+
+    Args:
+        pipeline: the built pipeline.
+        name: the case name (outputs are `<name>_seg.nii.gz`, `<name>_prob.nii.gz`).
+        image: the input file, or one file per channel.
+        reference: the file whose grid the outputs take.
+        output_dir: where the outputs go.
+        probabilities: also write the soft output.
+    """
     import torch
 
-    from clara_cli.engine.infer_output import read_grid, write_prediction
+    from clara_cli.io.prediction import read_grid, write_prediction
 
     start = time.perf_counter()
-    result = CaseResult(case.name, case.reference, 0.0)
+    result = CaseResult(name, reference, 0.0)
     try:
-        grid = read_grid(case.reference)
-        image = list(case.image) if isinstance(case.image, tuple) else case.image
+        grid = read_grid(reference)
         data = pipeline.pre_transforms({"image": image})
     except Exception as err:  # noqa: BLE001 - any unreadable input only fails its own case
-        result.error = f"cannot read {case.reference}: {root_message(err)}"
+        result.error = f"cannot read {reference}: {root_message(err)}"
     else:
         try:
             with torch.inference_mode():
                 batch = data["image"].unsqueeze(0).to(pipeline.device)
-                data["pred"] = pipeline.inferer(batch, pipeline.network)[0].cpu()
+                data["pred"] = pipeline.predict(batch)[0].cpu()
                 if pipeline.post_transforms is not None:
                     data = pipeline.post_transforms(data)
-                prob_path = output_dir / f"{case.name}{PROB_SUFFIX}" if probabilities else None
+                prob_path = output_dir / f"{name}{PROB_SUFFIX}" if probabilities else None
                 result.segmentation, result.probabilities = write_prediction(
-                    data["pred"], grid, output_dir / f"{case.name}{SEG_SUFFIX}", prob_path
+                    data["pred"], grid, output_dir / f"{name}{SEG_SUFFIX}", prob_path
                 )
         except Exception as err:  # noqa: BLE001 - reported per case; the batch goes on
-            log.debug("case %s failed", case.name, exc_info=True)
+            log.debug("case %s failed", name, exc_info=True)
             result.error = f"{type(root_cause(err)).__name__}: {root_message(err)}"
     result.seconds = time.perf_counter() - start
     return result
@@ -259,10 +228,3 @@ def root_message(err: BaseException) -> str:
     cause = root_cause(err)
     lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
     return lines[0] if lines else type(cause).__name__
-
-
-def _describe(result: CaseResult) -> str:
-    if result.error is not None:
-        return f"{result.name}: FAILED after {result.seconds:.1f} s: {result.error}"
-    extra = f" (+ {result.probabilities.name})" if result.probabilities else ""
-    return f"{result.name}: {result.seconds:.1f} s -> {result.segmentation}{extra}"

@@ -10,7 +10,7 @@ everything the run needs to continue as if it had not stopped at that epoch boun
 - ``evaluator``: best key metric and its epoch; ``key_metric_savers``: the tracking lists of
   the config's key-metric CheckpointSavers (so model.pt is only replaced by a better model),
 - ``history``: per-epoch loss and metrics (for train_curves.png), ``cpu_bf16``: whether CPU
-  bf16 autocast was still on (see :class:`~clara_cli.engine.compute.NonFiniteGradientFallback`),
+  bf16 autocast was still on (see :class:`~clara_cli.engine.precision.NonFiniteGradientFallback`),
 - ``train_conf``: the resolved config, so the file can also rebuild its network.
 
 Every value is a tensor, number, string or plain container, so loading uses
@@ -108,7 +108,7 @@ def collect_state(parts: TrainingParts) -> dict[str, Any]:
     """Everything a resume needs, as tensors and plain values (``weights_only``-loadable)."""
     import json
 
-    from clara_cli.engine.compute import AutocastForward
+    from clara_cli.engine.precision import AutocastForward
 
     trainer = parts.trainer
     state: dict[str, Any] = {
@@ -164,7 +164,7 @@ def restore(parts: TrainingParts, path: Path, device: Any) -> int:
         ClaraError: the file cannot be read safely (see ``load_checkpoint``).
         ConfigError: the saved weights do not fit the configured network.
     """
-    from clara_cli.engine.compute import AutocastForward
+    from clara_cli.engine.precision import AutocastForward
 
     checkpoint = load_checkpoint(path, map_location=device)
     _load_model(parts.model, checkpoint.get("model", checkpoint), path)

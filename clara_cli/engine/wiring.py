@@ -186,7 +186,7 @@ class Wiring:
             shims.warn_once(where, f"{name}: device {value!r} is not available here; using cpu")
 
     def _load_datalist(self, spec: dict[str, Any], where: str, even: bool) -> list[dict[str, Any]]:
-        from clara_cli.mmar.datalist import load_datalist, shard
+        from clara_cli.io.datalist import load_datalist, shard
 
         path = spec["data_list_file_path"]
         base = spec.get("data_file_base_dir") or self.variables.get("DATA_ROOT", "")
@@ -222,7 +222,7 @@ class Wiring:
     def _prepare_trainer(self, trainer: Any) -> None:
         import torch
 
-        from clara_cli.engine.compute import AutocastForward, NonFiniteGradientFallback
+        from clara_cli.engine.precision import AutocastForward, NonFiniteGradientFallback
 
         if trainer.amp and trainer.scaler is not None:
             # MONAI still builds the deprecated torch.cuda.amp.GradScaler; use torch.amp's.

@@ -6,7 +6,7 @@ import SimpleITK as sitk
 from click.testing import CliRunner
 
 from clara_cli.cli.main import cli
-from clara_cli.cli.params import join_number_tokens
+from clara_cli.cli.overrides import join_number_tokens
 
 
 @pytest.fixture

@@ -88,8 +88,8 @@ def test_clara_40_checkpoint_loader_finetunes_from_mmar_ckpt(mmar_40, tmp_path):
 
 
 def test_clara_40_additional_metrics_are_computed(mmar_40):
-    from clara_cli.engine.session import RunRequest
-    from clara_cli.engine.workflows import train
+    from clara_cli.workflows.session import RunRequest
+    from clara_cli.workflows.train import train
 
     result = train(RunRequest(mmar_40, "config/config_train.json", overrides={"epochs": 1}))
     assert result.key_metric == "val_mean_dice"

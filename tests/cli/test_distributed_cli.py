@@ -70,7 +70,7 @@ def test_mmar_scripts_run_one_clara_command_on_their_own_mmar(fake_clara, script
 
 @pytest.mark.slow
 def test_a_failing_rank_stops_every_process_with_one_message(tmp_path):
-    from clara_cli.data.synth import PhantomOptions, synthesize_spleen
+    from clara_cli.families.spleen.phantom import PhantomOptions, synthesize_spleen
 
     mmar = tmp_path / "mmar"
     shutil.copytree(TINY_MMAR, mmar)

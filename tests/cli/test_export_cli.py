@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from clara_cli.cli.main import cli
 from clara_cli.engine.model_loading import build_network
-from clara_cli.engine.session import RunRequest, open_session
+from clara_cli.workflows.session import RunRequest, open_session
 
 REPO = Path(__file__).resolve().parents[2]
 USE_CKPT = ["--set", "dont_load_ts_model=true", "dont_load_ckpt_model=false"]

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from clara_cli.cli.main import cli
-from clara_cli.cli.params import expand_set_tokens, parse_overrides
+from clara_cli.cli.overrides import expand_set_tokens, parse_overrides
 
 COMMANDS = ["dataconvert", "prepare-dataset", "train", "validate", "infer", "export", "synth"]
 

@@ -9,7 +9,8 @@ import torch
 from click.testing import CliRunner
 
 from clara_cli.cli.main import cli
-from clara_cli.engine import jobs
+from clara_cli.launch import jobs
+from clara_cli.workflows import runner
 
 SPLEEN = Path(__file__).parents[2] / "mmars" / "clara_pt_spleen_ct_segmentation"
 LAUNCH_FLAGS = ("--gpus", "--nproc", "--nnodes", "--node-rank", "--master-addr", "--master-port")
@@ -27,7 +28,7 @@ def no_gpus(monkeypatch):
 def captured(monkeypatch):
     """Replace the job runner: record what the command asked for, run nothing."""
     calls = []
-    monkeypatch.setattr(jobs, "run_job", lambda *args: calls.append(args))
+    monkeypatch.setattr(runner, "run_command", lambda *args: calls.append(args))
     return calls
 
 
@@ -92,8 +93,8 @@ def test_options_reach_the_job_runner(captured):
     ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    (kind, request, options, debug) = captured[0]
-    assert kind == "train" and request.resume and request.device == "cpu"
+    (kind, request, train_options, options, debug) = captured[0]
+    assert kind == "train" and train_options.resume and request.device == "cpu"
     assert request.overrides == {"epochs": 3, "amp": False}
     assert options == jobs.LaunchOptions(
         nproc=2, nnodes=2, node_rank=1, master_addr="10.0.0.1", master_port=29400

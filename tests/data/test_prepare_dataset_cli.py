@@ -7,8 +7,8 @@ import json
 from click.testing import CliRunner
 
 from clara_cli.cli.main import cli
-from clara_cli.cli.params import join_number_tokens
-from clara_cli.data.synth import PhantomOptions, synthesize_spleen
+from clara_cli.cli.overrides import join_number_tokens
+from clara_cli.families.spleen.phantom import PhantomOptions, synthesize_spleen
 
 
 def run(*args):

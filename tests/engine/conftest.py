@@ -17,7 +17,7 @@ TINY_MMAR = Path(__file__).parent / "data" / "tiny_mmar"
 
 @pytest.fixture(scope="session")
 def phantom_data(tmp_path_factory) -> Path:
-    from clara_cli.data.synth import PhantomOptions, synthesize_spleen
+    from clara_cli.families.spleen.phantom import PhantomOptions, synthesize_spleen
 
     out = tmp_path_factory.mktemp("phantoms")
     synthesize_spleen(

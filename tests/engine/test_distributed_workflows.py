@@ -10,16 +10,17 @@ import re
 
 import pytest
 
-from clara_cli.engine.jobs import LaunchOptions, run_job
-from clara_cli.engine.launch import LaunchSpec, launch
-from clara_cli.engine.session import RunRequest
+from clara_cli.launch.jobs import LaunchOptions
+from clara_cli.launch.spawn import LaunchSpec, launch
+from clara_cli.workflows.runner import run_command
+from clara_cli.workflows.session import RunRequest
 
 TWO_CPU = LaunchSpec(nproc_per_node=2, device="cpu")
 
 
 # Worker entrypoints must be top-level functions: the launcher pickles them by name.
 def train_rank(mmar: str, overrides: dict) -> dict:
-    from clara_cli.engine.workflows import train
+    from clara_cli.workflows.train import train
 
     result = train(RunRequest(mmar, "config/config_train.json", overrides=overrides, device="cpu"))
     return {
@@ -59,7 +60,7 @@ def test_two_process_training_is_reproducible_and_only_rank_zero_writes(tiny_mma
 
 @pytest.mark.slow
 def test_validation_with_two_processes_matches_one_process(tiny_mmar, tmp_path):
-    from clara_cli.engine.workflows import train
+    from clara_cli.workflows.train import train
 
     # 3 validation cases over 2 ranks: 2 + 1, none dropped or counted twice.
     train(RunRequest(tiny_mmar, "config/config_train.json", overrides={"epochs": 1}, device="cpu"))
@@ -70,8 +71,8 @@ def test_validation_with_two_processes_matches_one_process(tiny_mmar, tmp_path):
             tiny_mmar, "config/config_validation.json", overrides=overrides, device="cpu"
         )
 
-    one = run_job("validate", request("one"))
-    two = run_job("validate", request("two"), LaunchOptions(nproc=2))
+    one = run_command("validate", request("one"))
+    two = run_command("validate", request("two"), None, LaunchOptions(nproc=2))
 
     cases = [row["case"] for row in two.rows]
     assert cases == [row["case"] for row in one.rows] == ["spleen_05", "spleen_06", "spleen_07"]

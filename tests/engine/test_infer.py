@@ -15,10 +15,10 @@ import pytest
 import SimpleITK as sitk
 import torch
 
-from clara_cli.engine.inference import InferOptions, infer
-from clara_cli.engine.session import RunRequest
 from clara_cli.errors import DataError
 from clara_cli.report.case_metrics import case_scores
+from clara_cli.workflows.infer import InferOptions, infer
+from clara_cli.workflows.session import RunRequest
 
 REPO = Path(__file__).resolve().parents[2]
 SPLEEN = REPO / "mmars" / "clara_pt_spleen_ct_segmentation"
@@ -40,7 +40,7 @@ def phantom_dir(tmp_path_factory) -> Path:
     Larger than the shared 48 x 48 ones: at 2 mm those are so small that the label's own
     resampling moves the Dice of `clara validate` by more than 0.01.
     """
-    from clara_cli.data.synth import PhantomOptions, synthesize_spleen
+    from clara_cli.families.spleen.phantom import PhantomOptions, synthesize_spleen
 
     root = tmp_path_factory.mktemp("phantoms96")
     options = PhantomOptions(in_plane_size=96, z_extent_mm=(70.0, 90.0))
@@ -129,7 +129,7 @@ def test_segmentations_have_the_input_geometry_and_overlay_the_label(
 
 @pytest.mark.slow
 def test_dice_of_the_output_equals_clara_validate(phantom_dir, band_model, tmp_path):
-    from clara_cli.engine.workflows import validate
+    from clara_cli.workflows.validate import validate
 
     validation = validate(
         spleen_request("config/config_validation.json", phantom_dir, band_model, tmp_path)

@@ -14,8 +14,8 @@ import sys
 import pytest
 
 from clara_cli.engine.checkpoint import load_checkpoint
-from clara_cli.engine.session import RunRequest
-from clara_cli.engine.workflows import train
+from clara_cli.workflows.session import RunRequest
+from clara_cli.workflows.train import TrainOptions, train
 
 EPOCHS, ITERATIONS_PER_EPOCH = 3, 3
 
@@ -53,7 +53,9 @@ def test_sigkill_then_resume_finishes_with_the_right_epochs(tiny_mmar, fault, re
         assert [p.name for p in models.glob(".resume_checkpoint_epoch=2.pt.*.tmp")]
         assert not (models / "resume_checkpoint_epoch=2.pt").exists()
 
-    result = train(RunRequest(tiny_mmar, "config/config_train.json", device="cpu", resume=True))
+    result = train(
+        RunRequest(tiny_mmar, "config/config_train.json", device="cpu"), TrainOptions(resume=True)
+    )
 
     assert result.resumed_from == resumed_from
     assert result.epochs_run == EPOCHS

@@ -9,16 +9,14 @@ import pytest
 import torch
 
 from clara_cli.engine.checkpoint import load_checkpoint
-from clara_cli.engine.session import RunRequest
-from clara_cli.engine.workflows import train
 from clara_cli.errors import ClaraError, ConfigError
+from clara_cli.workflows.session import RunRequest
+from clara_cli.workflows.train import TrainOptions, train
 
 
 def _train(mmar, resume=False, **overrides):
-    request = RunRequest(
-        mmar, "config/config_train.json", overrides=overrides, device="cpu", resume=resume
-    )
-    return train(request)
+    request = RunRequest(mmar, "config/config_train.json", overrides=overrides, device="cpu")
+    return train(request, TrainOptions(resume=resume))
 
 
 def _losses(result):

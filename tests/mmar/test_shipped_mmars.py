@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from clara_cli.engine.session import RunRequest, open_session
 from clara_cli.mmar import layout
+from clara_cli.workflows.session import RunRequest, open_session
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((REPO / "mmars").glob("*/config/config_*.json"))
@@ -42,8 +42,8 @@ def test_every_mmar_has_the_standard_files():
 @pytest.mark.parametrize("config", CONFIGS, ids=_id)
 def test_every_component_builds(config, phantom_dir, tmp_path):
     from clara_cli.engine.wiring import Wiring
-    from clara_cli.engine.workflows import build_sections
     from clara_cli.mmar.resolver import Runtime, Section
+    from clara_cli.workflows.sections import build_sections
 
     session = open_session(_request(config, phantom_dir, tmp_path))
     if "train" in session.conf:

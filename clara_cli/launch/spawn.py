@@ -1,7 +1,7 @@
 """Start N worker processes with torch.distributed's elastic launcher (what torchrun runs).
 
 ``clara train --gpus N`` calls :func:`launch` with a top-level worker function; each worker
-calls :func:`clara_cli.engine.distributed.init_distributed` first. When this process was
+calls :func:`clara_cli.launch.process_group.init_distributed` first. When this process was
 itself started by torchrun or srun (:func:`already_launched`), the caller runs the worker
 function directly instead of spawning again.
 
@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clara_cli.engine.distributed import detect_launch_env
 from clara_cli.errors import DistributedError
+from clara_cli.launch.process_group import detect_launch_env
 
 
 @dataclass

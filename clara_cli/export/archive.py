@@ -52,10 +52,10 @@ def export_mmar(
     """
     from dataclasses import replace
 
-    from clara_cli.engine import distributed
     from clara_cli.engine.model_loading import network_from_checkpoint
-    from clara_cli.engine.session import open_session
     from clara_cli.export.parity import DEFAULT_TOLERANCE
+    from clara_cli.launch import process_group as distributed
+    from clara_cli.workflows.session import open_session
 
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:

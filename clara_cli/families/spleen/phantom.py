@@ -26,20 +26,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clara_cli.data.phantom import (
+    DIRECTIONS,
+    check_output_dir,
+    ellipsoid,
+    physical_coordinates,
+    write_msd_dataset,
+)
 from clara_cli.errors import DataError
-from clara_cli.io.datalist import split_items, write_datalist
 
 if TYPE_CHECKING:
     import numpy as np
     import SimpleITK as sitk
 
-#: Direction cosines drawn for the cases (row-major 3x3): identity is drawn half of the time.
-_DIRECTIONS: tuple[tuple[float, ...], ...] = (
-    (1, 0, 0, 0, 1, 0, 0, 0, 1),
-    (1, 0, 0, 0, 1, 0, 0, 0, 1),
-    (-1, 0, 0, 0, -1, 0, 0, 0, 1),  # RAS-stored array, common in NIfTI from other tools
-    (1, 0, 0, 0, 1, 0, 0, 0, -1),  # slices stored from head to feet
-)
+    from clara_cli.families import PhantomRequest
 
 
 @dataclass(frozen=True)
@@ -80,10 +80,10 @@ def make_spleen_phantom(
     z_extent = float(rng.uniform(*options.z_extent_mm))
     size = (options.in_plane_size, options.in_plane_size, max(8, round(z_extent / slice_spacing)))
     spacing = (in_plane, in_plane, slice_spacing)
-    direction = _DIRECTIONS[int(rng.integers(len(_DIRECTIONS)))]
+    direction = DIRECTIONS[int(rng.integers(len(DIRECTIONS)))]
     origin = tuple(float(v) for v in rng.uniform(-150.0, 150.0, 3))
 
-    x, y, z = _physical_coordinates(size, spacing, direction)
+    x, y, z = physical_coordinates(size, spacing, direction)
     half_width = size[0] * in_plane / 2.0  # anatomy scales with the in-plane field of view
     hu, spleen = _paint_anatomy(rng, x, y, z, half_width, size[2] * slice_spacing)
 
@@ -101,29 +101,6 @@ def make_spleen_phantom(
         item.SetOrigin(origin)
         item.SetDirection(direction)
     return image, label
-
-
-def _physical_coordinates(
-    size: tuple[int, int, int], spacing: tuple[float, float, float], direction: tuple[float, ...]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """LPS coordinates (mm) of every voxel relative to the volume centre, as (z, y, x) arrays."""
-    import numpy as np
-
-    axes = [
-        (np.arange(n, dtype=np.float32) - (n - 1) / 2.0) * s
-        for n, s in zip(size, spacing, strict=True)
-    ]
-    grid = (axes[0][None, None, :], axes[1][None, :, None], axes[2][:, None, None])
-    matrix = np.asarray(direction, dtype=np.float32).reshape(3, 3)
-    shape = (size[2], size[1], size[0])
-    coords = []
-    for row in matrix:
-        total = np.zeros(shape, dtype=np.float32)
-        for weight, axis in zip(row, grid, strict=True):
-            if weight:
-                total += weight * axis
-        coords.append(total)
-    return coords[0], coords[1], coords[2]
 
 
 def _paint_anatomy(
@@ -145,7 +122,7 @@ def _paint_anatomy(
     hu[body] = rng.uniform(-120.0, -80.0)  # subcutaneous fat
     hu[inner] = rng.uniform(40.0, 60.0)  # soft tissue
 
-    liver = _ellipsoid(
+    liver = ellipsoid(
         x,
         y,
         z,
@@ -155,7 +132,7 @@ def _paint_anatomy(
     )
     hu[liver & inner] = rng.uniform(60.0, 80.0)
 
-    spleen = _ellipsoid(
+    spleen = ellipsoid(
         x,
         y,
         z,
@@ -184,39 +161,6 @@ def _paint_anatomy(
     hu[cortex] = rng.uniform(500.0, 900.0)
     spleen &= ~(aorta | vertebra)
     return hu, spleen
-
-
-def _ellipsoid(
-    x: np.ndarray,
-    y: np.ndarray,
-    z: np.ndarray,
-    centre: tuple[float, float, float],
-    semi_axes: tuple[float, float, float],
-    angles: tuple[float, float, float],
-) -> np.ndarray:
-    """Mask of a rotated ellipsoid; `angles` are rotations (rad) about z, y and x, in that order."""
-    import numpy as np
-
-    rotation = _rotation(*angles)
-    dx, dy, dz = x - centre[0], y - centre[1], z - centre[2]
-    total = np.zeros(x.shape, dtype=np.float32)
-    for axis in range(3):
-        # coordinate along the ellipsoid's own axis = column `axis` of the rotation
-        local = rotation[0, axis] * dx + rotation[1, axis] * dy + rotation[2, axis] * dz
-        total += (local / semi_axes[axis]) ** 2
-    return total <= 1.0
-
-
-def _rotation(about_z: float, about_y: float, about_x: float) -> np.ndarray:
-    import numpy as np
-
-    cz, sz = np.cos(about_z), np.sin(about_z)
-    cy, sy = np.cos(about_y), np.sin(about_y)
-    cx, sx = np.cos(about_x), np.sin(about_x)
-    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    return (rz @ ry @ rx).astype(np.float32)
 
 
 def synthesize_spleen(
@@ -252,15 +196,7 @@ def synthesize_spleen(
     from clara_cli.io.image import write_image
 
     output_dir = Path(output_dir)
-    if num_cases < 2:
-        raise DataError(f"the phantom dataset needs at least 2 cases, not {num_cases}")
-    if output_dir.exists() and not output_dir.is_dir():
-        raise DataError(f"output {str(output_dir)!r} exists and is not a folder")
-    if output_dir.is_dir() and any(output_dir.iterdir()) and not overwrite:
-        raise DataError(
-            f"output folder {str(output_dir)!r} is not empty\n"
-            "  choose an empty folder, or overwrite its phantom files with --force"
-        )
+    check_output_dir(output_dir, num_cases, overwrite)
     width = max(2, len(str(num_cases)))
     items: list[dict[str, Any]] = []
     for index in range(1, num_cases + 1):
@@ -270,27 +206,26 @@ def synthesize_spleen(
         write_image(label, output_dir / "labelsTr" / name)
         items.append({"image": f"imagesTr/{name}", "label": f"labelsTr/{name}"})
 
-    write_datalist(output_dir / "dataset.json", _msd_description(items, seed))
-    training, validation = split_items(items, train_fraction, seed)
-    return write_datalist(
-        output_dir / "dataset_0.json", {"training": training, "validation": validation}
+    return write_msd_dataset(
+        output_dir,
+        items,
+        name="SpleenPhantom",
+        description="Synthetic abdominal CT phantoms with a spleen label (clara synth spleen)",
+        modality={"0": "CT"},
+        labels={"0": "background", "1": "spleen"},
+        seed=seed,
+        train_fraction=train_fraction,
     )
 
 
-def _msd_description(items: list[dict[str, Any]], seed: int) -> dict[str, Any]:
-    return {
-        "name": "SpleenPhantom",
-        "description": f"Synthetic abdominal CT phantoms with a spleen label (clara synth spleen, seed {seed})",
-        "reference": "generated by clara_cli.data.synth",
-        "licence": "CC0-1.0",
-        "release": "1.0",
-        "tensorImageSize": "3D",
-        "modality": {"0": "CT"},
-        "labels": {"0": "background", "1": "spleen"},
-        "numTraining": len(items),
-        "numTest": 0,
-        "training": [
-            {"image": f"./{item['image']}", "label": f"./{item['label']}"} for item in items
-        ],
-        "test": [],
-    }
+def synthesize(request: PhantomRequest) -> Path:
+    """`clara synth spleen`: the family's phantom entry point."""
+    size = request.size or PhantomOptions().in_plane_size
+    return synthesize_spleen(
+        request.output_dir,
+        num_cases=request.num_cases,
+        seed=request.seed,
+        options=PhantomOptions(in_plane_size=size),
+        train_fraction=request.train_fraction,
+        overwrite=request.overwrite,
+    )

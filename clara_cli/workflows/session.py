@@ -24,8 +24,13 @@ class RunRequest:
         env_path: environment.json, relative to mmar_root unless absolute.
         overrides: `--set` values.
         device: "auto" (CUDA when visible), "cpu" or "cuda".
-        resume: continue from the last checkpoint in MMAR_CKPT_DIR (training only).
-        extra: command-specific inputs (inference inputs, output folder, ...).
+        master_addr: node 0's address for a SLURM job (``--master-addr``), else None.
+        master_port: node 0's port for a SLURM job (``--master-port``), else None.
+        mmar: the config as read by the process that started the job; workers reuse it, so
+            the files are read once per job (None: read it when the session opens).
+
+    A workflow's own options (training's ``--resume``, inference's inputs) travel beside the
+    request as that workflow's typed options dataclass.
     """
 
     mmar_root: Path
@@ -33,8 +38,17 @@ class RunRequest:
     env_path: str | Path = "config/environment.json"
     overrides: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
-    resume: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    master_addr: str | None = None
+    master_port: int | None = None
+    mmar: MmarConfig | None = None
+
+    def load(self) -> MmarConfig:
+        """The run's config: the one read already, else read now (once)."""
+        if self.mmar is None:
+            self.mmar = load_mmar_config(
+                self.mmar_root, self.config_path, self.env_path, self.overrides
+            )
+        return self.mmar
 
 
 @dataclass
@@ -70,20 +84,20 @@ class Session:
 
 def open_session(request: RunRequest) -> Session:
     """Load the config, put MMAR_ROOT/custom on sys.path, join the process group, seed."""
-    from clara_cli.engine import distributed
-    from clara_cli.engine.allocator import keep_freed_memory
+    from clara_cli.allocator import keep_freed_memory
+    from clara_cli.launch import process_group as distributed
 
     keep_freed_memory()
-    mmar = load_mmar_config(
-        request.mmar_root, request.config_path, request.env_path, request.overrides
-    )
+    mmar = request.load()
     for extra_path in (mmar.mmar_root / "custom", mmar.mmar_root):
         if extra_path.is_dir() and str(extra_path) not in sys.path:
             sys.path.insert(0, str(extra_path))
     conf = substitute(
         {k: v for k, v in mmar.config.items()}, mmar.variables, "", str(mmar.config_file)
     )
-    dist = distributed.init_distributed(request.device)
+    dist = distributed.init_distributed(
+        request.device, master_addr=request.master_addr, master_port=request.master_port
+    )
     distributed.silence_other_ranks(dist)
     if dist.is_distributed:
         # ignite sets up its distributed helpers lazily, with a collective (a new gloo
@@ -113,7 +127,7 @@ def _seed(session: Session) -> bool:
     seed = random_seed(session)
     if seed is None:
         return False
-    from clara_cli.engine.determinism import rank_seed, seed_everything
+    from clara_cli.determinism import rank_seed, seed_everything
 
     # Each rank gets its own stream for augmentation (rank offset), so shards are not
     # augmented identically; the whole job stays reproducible for a given world size.

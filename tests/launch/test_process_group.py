@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from clara_cli.engine.distributed import (
+from clara_cli.errors import DistributedError
+from clara_cli.launch.process_group import (
     DistContext,
     all_gather_objects,
     barrier,
@@ -15,7 +16,6 @@ from clara_cli.engine.distributed import (
     main_rank_only,
     shutdown,
 )
-from clara_cli.errors import DistributedError
 
 _LAUNCH_VARS = (
     "RANK",

@@ -1,6 +1,6 @@
 """Start and stop the process group, and the few rank helpers the workflows need.
 
-A worker process (started by :func:`clara_cli.engine.launch.launch`, by ``torchrun`` or by
+A worker process (started by :func:`clara_cli.launch.spawn.launch`, by ``torchrun`` or by
 SLURM's ``srun``) calls :func:`init_distributed` first and :func:`shutdown` last. A plain
 single process gets a :class:`DistContext` with ``world_size == 1`` and no process group, so
 the same code runs in both cases: every helper here is a no-op (or the trivial answer) when
@@ -74,21 +74,24 @@ class DistContext:
 
 
 def detect_launch_env(
-    environ: Mapping[str, str] | None = None, master_addr: str | None = None
+    environ: Mapping[str, str] | None = None,
+    master_addr: str | None = None,
+    master_port: int | None = None,
 ) -> dict[str, Any] | None:
     """Read the rank layout that torchrun (or our own launcher) or SLURM's srun set up.
 
-    torchrun and :func:`clara_cli.engine.launch.launch` export ``RANK``, ``WORLD_SIZE``,
+    torchrun and :func:`clara_cli.launch.spawn.launch` export ``RANK``, ``WORLD_SIZE``,
     ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``. ``srun`` exports ``SLURM_PROCID``,
     ``SLURM_NTASKS`` and ``SLURM_LOCALID``; the master address is then ``master_addr``, else
-    ``MASTER_ADDR``, else ``SLURM_LAUNCH_NODE_IPADDR``, and the port ``MASTER_PORT`` or one
-    derived from ``SLURM_JOB_ID`` (the same on every task). A SLURM step with a single task
+    ``MASTER_ADDR``, else ``SLURM_LAUNCH_NODE_IPADDR``, and the port ``master_port``, else
+    ``MASTER_PORT``, else one derived from ``SLURM_JOB_ID`` (the same on every task). A SLURM step with a single task
     (``srun -n 1``, or a batch script itself) is not treated as launched, so that
     ``clara train --gpus N`` inside it still starts its own N workers.
 
     Args:
         environ: the environment to read (default ``os.environ``).
         master_addr: master address to use under SLURM, overriding the environment.
+        master_port: master port to use under SLURM, overriding the environment.
 
     Returns:
         ``{"launcher", "rank", "world_size", "local_rank", "master_addr", "master_port"}``,
@@ -115,7 +118,9 @@ def detect_launch_env(
                 "SLURM_LAUNCH_NODE_IPADDR and MASTER_ADDR are unset\n"
                 "  pass --master-addr or export MASTER_ADDR=<first node's address>"
             )
-        if "MASTER_PORT" in env:
+        if master_port is not None:
+            port = master_port
+        elif "MASTER_PORT" in env:
             port = _int_var(env, "MASTER_PORT")
         else:
             # Every task of the step must agree on the port without talking to each other.
@@ -135,6 +140,7 @@ def init_distributed(
     device: str = "auto",
     timeout: timedelta = DEFAULT_TIMEOUT,
     master_addr: str | None = None,
+    master_port: int | None = None,
 ) -> DistContext:
     """Join the process group when a launcher started this process; call it first in a worker.
 
@@ -148,6 +154,7 @@ def init_distributed(
             only; workers use ``cuda:<local_rank>``) or ``"cpu"``.
         timeout: how long collectives wait for the other ranks.
         master_addr: master address under SLURM (see :func:`detect_launch_env`).
+        master_port: master port under SLURM.
 
     Returns:
         The context describing this process.
@@ -157,7 +164,7 @@ def init_distributed(
             this node than local ranks, or the process group cannot be created.
     """
     kind = _resolve_device_kind(device)
-    launch_env = detect_launch_env(master_addr=master_addr)
+    launch_env = detect_launch_env(master_addr=master_addr, master_port=master_port)
     if dist.is_available() and dist.is_initialized():
         # Someone (a test harness, a notebook) already started the group: describe it.
         return _context_from_group(kind)

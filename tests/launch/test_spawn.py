@@ -11,16 +11,16 @@ import warnings
 import pytest
 import torch
 
-from clara_cli.engine import launch as launch_mod
-from clara_cli.engine.distributed import (
+from clara_cli.errors import DistributedError
+from clara_cli.launch import spawn as launch_mod
+from clara_cli.launch.process_group import (
     all_gather_objects,
     distributed,
     init_distributed,
     shutdown,
     silence_other_ranks,
 )
-from clara_cli.engine.launch import LaunchSpec, already_launched, check_gpus, launch
-from clara_cli.errors import DistributedError
+from clara_cli.launch.spawn import LaunchSpec, already_launched, check_gpus, launch
 
 # Worker entrypoints must be top-level functions: the launcher pickles them by name.
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from clara_cli.engine.infer_inputs import collect_cases
 from clara_cli.errors import ConfigError, DataError
+from clara_cli.workflows.infer_cases import collect_cases
 
 
 def _touch(path: Path) -> Path:

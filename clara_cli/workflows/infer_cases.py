@@ -75,7 +75,7 @@ def collect_cases(
 
 
 def _datalist_items(path: Path, key: str, base: str | Path) -> list[dict[str, Any]]:
-    from clara_cli.mmar.datalist import load_datalist
+    from clara_cli.io.datalist import load_datalist
 
     try:
         return load_datalist(path, key, base)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from clara_cli.data.synth import PhantomOptions, make_spleen_phantom, synthesize_spleen
 from clara_cli.errors import DataError
+from clara_cli.families.spleen.phantom import PhantomOptions, make_spleen_phantom, synthesize_spleen
 
 SMALL = PhantomOptions(in_plane_size=48)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from clara_cli.engine.determinism import rank_seed, seed_everything
+from clara_cli.determinism import rank_seed, seed_everything
 
 
 def _tiny_training(seed: int, steps: int = 5) -> list[float]:
@@ -61,8 +61,8 @@ def test_rank_seed_is_distinct_per_rank():
 
 def ddp_tiny_training(seed: int) -> list[float]:
     """A 2-rank DDP loop on disjoint shards; returns this rank's losses."""
-    from clara_cli.engine import determinism
-    from clara_cli.engine.distributed import distributed
+    from clara_cli import determinism
+    from clara_cli.launch.process_group import distributed
 
     # Importing MONAI costs seconds per process; its seeding is tested in-process above.
     determinism._seed_monai = lambda seed, deterministic: None
@@ -85,7 +85,7 @@ def ddp_tiny_training(seed: int) -> list[float]:
 
 @pytest.mark.slow
 def test_a_two_process_run_is_reproducible():
-    from clara_cli.engine.launch import LaunchSpec, launch
+    from clara_cli.launch.spawn import LaunchSpec, launch
 
     spec = LaunchSpec(nproc_per_node=2, device="cpu")
     first = launch(spec, ddp_tiny_training, 11)

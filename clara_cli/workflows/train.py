@@ -1,7 +1,8 @@
-"""Train and validate workflows assembled from an MMAR's built components.
+"""`clara train`: the training workflow, run in every rank of a job.
 
-`train()` and `validate()` are what `clara train` / `clara validate` call (in every rank of a
-distributed job); they return plain results that tests can inspect.
+Builds the config's `train` and `validate` sections, attaches clara's progress, history and
+resume checkpoints, starts from a resume checkpoint or finetunes when asked, and runs the
+trainer. Returns a :class:`TrainResult` that tests can inspect.
 """
 
 from __future__ import annotations
@@ -11,10 +12,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clara_cli.engine.session import RunRequest, Session, open_session
 from clara_cli.errors import ConfigError
+from clara_cli.workflows.sections import build_sections
+from clara_cli.workflows.session import RunRequest, Session, open_session
 
 log = logging.getLogger("clara")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """`clara train`'s own options.
+
+    Attributes:
+        resume: continue from the newest resume checkpoint in MMAR_CKPT_DIR.
+    """
+
+    resume: bool = False
 
 
 @dataclass
@@ -32,71 +45,34 @@ class TrainResult:
     resumed_from: int | None = None
 
 
-@dataclass
-class ValidationResult:
-    """Per-case scores and their summary (complete on rank 0)."""
+class TrainWorkflow:
+    """Supervised training as the config's trainer defines it (its `iteration` included)."""
 
-    rows: list[dict[str, Any]]
-    summary: dict[str, Any]
-    output_dir: Path
-    metrics: dict[str, float] = field(default_factory=dict)
+    name = "train"
+    command = "train"
+    default_config = "config/config_train.json"
+    options_type = TrainOptions
 
-
-def section_runtime(session: Session, amp_requested: bool) -> Any:
-    """The Runtime (rank, device, wiring hooks) config sections of this run are built with.
-
-    `amp_requested` is the config's `amp`: CUDA AMP in MONAI's engines, or CPU bf16 autocast
-    around the network (see engine/amp.py).
-    """
-    from clara_cli.engine.amp import resolve_amp
-    from clara_cli.engine.compute import NetworkPreparer
-    from clara_cli.engine.wiring import Wiring
-    from clara_cli.mmar.resolver import Runtime
-
-    dist = session.dist
-    amp = resolve_amp(amp_requested, dist.device)
-    wiring = Wiring(
-        session.variables,
-        dist.device,
-        rank=dist.rank,
-        world_size=dist.world_size,
-        amp_enabled=amp.enabled and amp.device_type == "cuda",
-        prepare_network=NetworkPreparer(
-            dist, amp.dtype if amp.enabled and amp.device_type == "cpu" else None
-        ),
-    )
-    return Runtime(dist.rank, dist.world_size, str(dist.device), wiring.hooks())
+    def run(self, request: RunRequest, options: TrainOptions) -> TrainResult:
+        """Train in this process (one rank of the job)."""
+        return train(request, options)
 
 
-def build_sections(session: Session, amp_requested: bool) -> tuple[Any, Any]:
-    """The train and validate Sections of a training config, wired for this rank."""
-    from clara_cli.mmar.resolver import Section
-
-    conf = session.conf
-    if "train" not in conf:
-        raise ConfigError(
-            f"{session.mmar.config_file}: no 'train' section: is this a training config?"
-        )
-    runtime = section_runtime(session, amp_requested)
-    source = str(session.mmar.config_file)
-    train = Section("train", conf["train"], source, runtime, conf)
-    validate = None
-    if isinstance(conf.get("validate"), dict):
-        validate = Section("validate", conf["validate"], source, runtime, conf, fallback=train)
-        train.links["evaluator"] = lambda: validate.get("evaluator")
-    return train, validate
+#: Registered lazily by name in clara_cli.workflows.base.
+WORKFLOW = TrainWorkflow()
 
 
-def train(request: RunRequest) -> TrainResult:
+def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResult:
     """Run the training workflow of `request` in this process (one rank of the job).
 
-    With `request.resume` the run continues from the newest checkpoint in MMAR_CKPT_DIR;
+    With `options.resume` the run continues from the newest checkpoint in MMAR_CKPT_DIR;
     with `dont_load_ckpt_model: false` it starts from MMAR_CKPT's weights (finetuning).
     """
-    from clara_cli.engine import distributed
     from clara_cli.engine.handlers import EpochProgress, History
     from clara_cli.engine.resume import ResumeCheckpointer
+    from clara_cli.launch import process_group as distributed
 
+    options = options or TrainOptions()
     session = open_session(request)
     try:
         train_section, validate_section = build_sections(session, bool(session.var("amp", False)))
@@ -111,7 +87,7 @@ def train(request: RunRequest) -> TrainResult:
         ckpt_dir = session.path_var("MMAR_CKPT_DIR")
         parts = _training_parts(session, trainer, train_section, validate_section, history)
         resumed_from = _start_from(
-            session, parts, ckpt_dir, _loads_checkpoint_itself(train_section)
+            session, parts, ckpt_dir, _loads_checkpoint_itself(train_section), options.resume
         )
         interval = _checkpoint_interval(session)
         if dist.is_main:
@@ -174,7 +150,7 @@ def _training_parts(
 
 
 def _start_from(
-    session: Session, parts: Any, ckpt_dir: Path, config_loads_ckpt: bool
+    session: Session, parts: Any, ckpt_dir: Path, config_loads_ckpt: bool, resume: bool
 ) -> int | None:
     """Resume (`--resume`) or finetune (`dont_load_ckpt_model: false`); the epoch resumed at."""
     from clara_cli.engine import resume
@@ -183,7 +159,7 @@ def _start_from(
     device = session.dist.device
     if session.dist.is_main:
         resume.remove_stale_temporaries(ckpt_dir)
-    if session.request.resume:
+    if resume:
         path = resume.find_resume_checkpoint(ckpt_dir)
         if path is not None:
             epoch = resume.restore(parts, path, device)
@@ -235,7 +211,7 @@ def _key_metric_name(evaluator: Any) -> str | None:
 def _mean_over_ranks(dist: Any, value: float) -> float:
     if dist.world_size <= 1:
         return value
-    from clara_cli.engine.distributed import all_gather_objects
+    from clara_cli.launch.process_group import all_gather_objects
 
     values = all_gather_objects(dist, value)
     return float(sum(values) / len(values))
@@ -268,96 +244,3 @@ def _write_curves(history: list[dict[str, Any]], ckpt_dir: Path) -> None:
     except ImportError:  # the reports module is optional for training
         return
     plot_train_curves(history, ckpt_dir / "train_curves.png")
-
-
-def validation_section(session: Session) -> Any:
-    """The top-level Section of a validation/inference config, its model provided."""
-    from clara_cli.engine.model_loading import is_loader_spec, load_network
-    from clara_cli.mmar import layout
-    from clara_cli.mmar.resolver import Section
-
-    conf = session.conf
-    runtime = section_runtime(session, bool(session.var("amp", False)))
-    spec = {k: conf[k] for k in layout.SECTION_KEYS if k in conf}
-    source = str(session.mmar.config_file)
-    if "evaluator" not in spec:
-        raise ConfigError(f"{source}: no 'evaluator': is this a validation config?")
-    section = Section("validate", spec, source, runtime, conf, prefix="")
-    model_spec = spec.get("model")
-    if model_spec is None or is_loader_spec(model_spec):
-        loaders = model_spec or [{"ckpt_path": str(session.path_var("MMAR_CKPT"))}]
-        section.provide("model", load_network(loaders, session, f"{source}: model"))
-    return section
-
-
-def validate(request: RunRequest) -> ValidationResult:
-    """Run the validation workflow; rank 0 writes the per-case table, summary and figures."""
-    from clara_cli.engine import distributed
-    from clara_cli.engine.case_recorder import CaseRecorder
-
-    session = open_session(request)
-    try:
-        section = validation_section(session)
-        evaluator = section.get("evaluator")
-        class_names = _class_names(session)
-        # Every rank keeps its overlay slices: rank 0 gathers them for the report.
-        recorder = CaseRecorder(class_names, keep_slices=True)
-        recorder.attach(evaluator)
-        if session.dist.is_main:
-            from clara_cli.engine.handlers import EpochProgress
-
-            EpochProgress().attach(evaluator)
-        evaluator.run()
-        rows, slices = recorder.rows, recorder.slices
-        if session.dist.world_size > 1:
-            gathered = distributed.all_gather_objects(session.dist, (rows, slices))
-            rows = [r for part, _ in gathered for r in part]
-            slices = {k: v for _, part in gathered for k, v in part.items()}
-        rows.sort(key=lambda r: r["case"])
-        output_dir = session.path_var("MMAR_EVAL_OUTPUT_PATH")
-        from clara_cli.report.tables import summarize
-
-        summary = summarize(rows)
-        if session.dist.is_main:
-            _write_report(rows, summary, slices, output_dir)
-        # The evaluator's metrics are already reduced over ranks (MONAI all-gathers them).
-        metrics = {
-            k: float(v) for k, v in evaluator.state.metrics.items() if isinstance(v, (int, float))
-        }
-        return ValidationResult(rows, summary, output_dir, metrics)
-    finally:
-        distributed.shutdown(session.dist)
-
-
-def _class_names(session: Session) -> list[str]:
-    names = session.var("class_names")
-    if isinstance(names, list) and names:
-        return [str(n) for n in names]
-    return ["class_1"]
-
-
-def _write_report(
-    rows: list[dict[str, Any]], summary: dict[str, Any], slices: dict[str, Any], output_dir: Path
-) -> None:
-    from clara_cli.report.figures import plot_case_dice, plot_overlay
-    from clara_cli.report.tables import write_case_table, write_summary
-
-    output_dir.mkdir(parents=True, exist_ok=True)
-    write_case_table(rows, output_dir / "metrics_per_case.csv")
-    write_summary(summary, output_dir / "metrics_summary.json")
-    plot_case_dice(rows, output_dir / "dice_per_case.png")
-    overlays = output_dir / "overlays"
-    overlays.mkdir(exist_ok=True)
-    for row in rows:
-        if row["case"] in slices:
-            image, label, pred = slices[row["case"]]
-            scores = [v for v in row["dice"].values() if v == v]  # NaN: class absent in both
-            title = row["case"] + (f"  Dice {sum(scores) / len(scores):.3f}" if scores else "")
-            plot_overlay(
-                image,
-                label,
-                pred,
-                overlays / f"{row['case']}.png",
-                title,
-                class_names=list(row["dice"]),
-            )

@@ -1,4 +1,6 @@
-"""How many processes a run gets and how they are started (no process is started here)."""
+"""How many processes a run gets and how they are started (no process is started here):
+`run_command` reads the config once, `plan_job` lays out the processes, `run_job` runs the
+worker here or hands it to the launcher."""
 
 from __future__ import annotations
 
@@ -9,10 +11,17 @@ import os
 import pytest
 import torch
 
-from clara_cli.engine import jobs, launch
-from clara_cli.engine.jobs import LaunchOptions, run_job
-from clara_cli.engine.session import RunRequest
 from clara_cli.errors import DistributedError
+from clara_cli.launch import jobs
+from clara_cli.launch import spawn as launch
+from clara_cli.launch.jobs import LaunchOptions
+from clara_cli.workflows import runner
+from clara_cli.workflows.session import RunRequest
+
+
+def run_job(kind, request, options=None):
+    return runner.run_command(kind, request, None, options)
+
 
 _LAUNCH_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID")
 
@@ -25,7 +34,7 @@ def no_launcher(monkeypatch):
         monkeypatch.delenv(name)
     calls = {"here": [], "launch": []}
 
-    def run_here(kind, request):
+    def run_here(kind, request, options):
         calls["here"].append((kind, request))
         return f"{kind} result"
 
@@ -33,7 +42,7 @@ def no_launcher(monkeypatch):
         calls["launch"].append((spec, entrypoint, args))
         return ["rank 0 result"] + [None] * (spec.nproc_per_node - 1)
 
-    monkeypatch.setattr(jobs, "_run_here", run_here)
+    monkeypatch.setattr(runner, "run_workflow", run_here)
     monkeypatch.setattr(launch, "launch", fake_launch)
     return calls
 
@@ -65,7 +74,8 @@ def test_cpu_processes_with_gpus_or_nproc(tmp_path, no_launcher, monkeypatch):
     assert [(s.nproc_per_node, s.device) for s in specs] == [(2, "cpu"), (2, "cpu")]
     spec, entrypoint, args = no_launcher["launch"][0]
     assert entrypoint is jobs.run_worker  # a top-level function the launcher can pickle
-    assert args[0] == "validate" and args[1].device == "cpu"
+    worker, (name, request, _options), _debug = args
+    assert name == "validate" and request.device == "cpu"
 
 
 def test_asking_for_gpus_that_are_not_there_says_how_to_use_the_cpu(tmp_path, monkeypatch):
@@ -139,14 +149,21 @@ def test_under_torchrun_the_process_runs_its_rank_and_never_spawns(
     assert run_job("train", _request(tmp_path)) == "train result"
 
 
-def test_under_srun_the_master_options_are_exported(tmp_path, no_launcher, monkeypatch):
+def test_under_srun_the_master_options_reach_the_worker(tmp_path, no_launcher, monkeypatch):
     monkeypatch.setenv("SLURM_PROCID", "0")
     monkeypatch.setenv("SLURM_NTASKS", "4")
     monkeypatch.setenv("SLURM_LOCALID", "0")
     options = LaunchOptions(master_addr="node-a", master_port=23456)
     assert run_job("train", _request(tmp_path), options) == "train result"
     assert no_launcher["launch"] == []
-    assert (os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"]) == ("node-a", "23456")
+    request = no_launcher["here"][0][1]
+    assert (request.master_addr, request.master_port) == ("node-a", 23456)
+    assert "MASTER_ADDR" not in os.environ  # passed as arguments, not through the environment
+
+    from clara_cli.launch.process_group import detect_launch_env
+
+    found = detect_launch_env(master_addr=request.master_addr, master_port=request.master_port)
+    assert (found["master_addr"], found["master_port"]) == ("node-a", 23456)
 
 
 def test_a_missing_config_fails_before_any_worker_starts(tmp_path, no_launcher, monkeypatch):
@@ -158,3 +175,16 @@ def test_a_missing_config_fails_before_any_worker_starts(tmp_path, no_launcher, 
     with pytest.raises(ConfigError, match="config file not found"):
         run_job("train", request, LaunchOptions(nproc=2))
     assert no_launcher["launch"] == []
+
+
+def test_the_config_is_read_once_and_travels_to_the_workers(tmp_path, no_launcher, monkeypatch):
+    from clara_cli.mmar import loader
+
+    _no_gpus(monkeypatch)
+    reads = []
+    original = loader.load_json
+    monkeypatch.setattr(loader, "load_json", lambda path: reads.append(path) or original(path))
+    run_job("validate", _request(tmp_path, "cpu", multi_gpu=False), LaunchOptions(nproc=2))
+    (_spec, _entry, (_worker, (_name, request, _options), _debug)) = no_launcher["launch"][0]
+    assert request.mmar is not None  # workers reuse it: no second read
+    assert [p.name for p in reads] == ["config_train.json"]

@@ -1,0 +1,91 @@
+"""How the `clara` group reports failures: one `Error:` line, the right exit code, no
+traceback unless --debug.
+
+Every subcommand runs inside :class:`ClaraGroup`, so a command needs no decorator to get
+this: a :class:`~clara_cli.errors.ClaraError` (bad config, data, checkpoint) becomes
+`Error: ...` and exit 1; any other exception is described by its root cause and exits 1;
+Ctrl-C exits 130; click's own usage errors keep exit 2.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from clara_cli.cli.options import debug_enabled
+from clara_cli.errors import ClaraError
+
+
+class ClaraGroup(click.Group):
+    """A click group that turns library errors into click errors in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            _close_progress_bars()
+            raise
+        except KeyboardInterrupt:
+            _close_progress_bars()
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+        except ClaraError as err:
+            _close_progress_bars()
+            if debug_enabled(ctx):
+                traceback.print_exc()
+            raise click.ClickException(str(err)) from None
+        except Exception as err:  # noqa: BLE001 - the last line of defence for the user
+            _close_progress_bars()
+            if debug_enabled(ctx):
+                traceback.print_exc()
+                raise click.ClickException(describe_exception(err)) from None
+            raise click.ClickException(
+                f"{describe_exception(err)}\n  (run again with --debug for the traceback)"
+            ) from None
+
+
+def _close_progress_bars() -> None:
+    tqdm_module = sys.modules.get("tqdm")
+    if tqdm_module is None:  # nothing imported tqdm, so no bar can be open
+        return
+    for bar in list(getattr(tqdm_module.tqdm, "_instances", ())):
+        bar.close()
+
+
+_TRANSFORM_WRAPPER = re.compile(r"^applying transform <([\w.]+) object at 0x[0-9a-f]+>$")
+
+
+def describe_exception(err: BaseException) -> str:
+    """The root cause of an unexpected error, with the pipeline step it happened in.
+
+    MONAI wraps a failing transform's error as `RuntimeError("applying transform <...Spacingd
+    object at 0x...>")` (once per Compose level), and ignite re-raises from inside the engine;
+    the user needs the innermost error and the transform's name, not the wrapper's repr.
+    """
+    steps: list[str] = []
+    seen: set[int] = set()
+    current: BaseException = err
+    while id(current) not in seen:
+        seen.add(id(current))
+        match = _TRANSFORM_WRAPPER.match(str(current))
+        if match:
+            steps.append(match.group(1).rsplit(".", 1)[-1])
+        cause = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+        if cause is None:
+            break
+        current = cause
+    message = f"{type(current).__name__}: {current}"
+    if steps:
+        message = f"{message}\n  while applying transform {steps[-1]}"
+    return message
+
+
+def configure_logging(debug: bool = False) -> None:
+    """Send the library's `clara` logger to stderr (see `clara_cli.logs`)."""
+    from clara_cli.logs import configure_logging as configure
+
+    configure(debug)

@@ -1,0 +1,190 @@
+"""Options and parameter types shared by the subcommands: -m/-c/-e/--set, --device, the
+process-layout options, and --debug.
+
+Only click is imported here: `clara --help` must not load torch, MONAI or SimpleITK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Where --debug is remembered for the group's error handler (shared by nested contexts).
+DEBUG_KEY = "clara.debug"
+
+
+def _remember_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[DEBUG_KEY] = True
+    return value
+
+
+def debug_option(fn: F) -> F:
+    """`--debug`: full tracebacks on errors (also accepted before the subcommand)."""
+    return click.option(
+        "--debug",
+        is_flag=True,
+        callback=_remember_debug,
+        help="Show the full traceback of an error.",
+    )(fn)
+
+
+def debug_enabled(ctx: click.Context | None = None) -> bool:
+    """Whether --debug was given to the group or the command."""
+    ctx = ctx or click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(DEBUG_KEY))
+
+
+class MmarDir(click.ParamType):
+    """An MMAR root: a directory holding `config/`."""
+
+    name = "MMAR_ROOT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        path = Path(value).expanduser()
+        if not path.is_dir():
+            self.fail(f"directory {str(path)!r} does not exist.", param, ctx)
+        if not (path / "config").is_dir():
+            self.fail(
+                f"{str(path)!r} is not an MMAR: it has no config/ folder "
+                "(an MMAR holds config/environment.json and config/config_*.json).",
+                param,
+                ctx,
+            )
+        return path.resolve()
+
+
+def _mmar_or_current_folder(ctx: click.Context, param: click.Parameter, value: Any) -> Path:
+    if value is not None:
+        return value  # type: ignore[no-any-return]
+    cwd = Path.cwd()
+    if (cwd / "config").is_dir():
+        return cwd
+    raise click.MissingParameter(
+        "pass -m MMAR_ROOT, or run from an MMAR folder (the current folder has no config/)",
+        ctx=ctx,
+        param=param,
+    )
+
+
+def mmar_options(default_config: str) -> Callable[[F], F]:
+    """The options every MMAR command shares: -m, -c, -e, --set, --debug."""
+
+    def decorate(fn: F) -> F:
+        fn = debug_option(fn)
+        fn = click.option(
+            "--set",
+            "overrides",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Override a variable (JSON-typed: 1e-4, true, [1,2]). "
+            "Clara's form `--set a=1 b=2` and repeated `--set` both work.",
+        )(fn)
+        fn = click.option(
+            "-e",
+            "--env",
+            "env_path",
+            default="config/environment.json",
+            show_default=True,
+            help="environment.json, relative to MMAR_ROOT unless absolute.",
+        )(fn)
+        fn = click.option(
+            "-c",
+            "--config",
+            "config_path",
+            default=default_config,
+            show_default=True,
+            help="Workflow config, relative to MMAR_ROOT unless absolute.",
+        )(fn)
+        fn = click.option(
+            "-m",
+            "--mmar",
+            "mmar_root",
+            type=MmarDir(),
+            default=None,
+            callback=_mmar_or_current_folder,
+            help="MMAR root folder (defaults to the current folder when it holds config/).",
+        )(fn)
+        return fn
+
+    return decorate
+
+
+def device_option(fn: F) -> F:
+    """`--device auto|cpu|cuda`."""
+    return click.option(
+        "--device",
+        type=click.Choice(["auto", "cpu", "cuda"]),
+        default="auto",
+        show_default=True,
+        help="Where to compute; auto uses CUDA when a GPU is visible.",
+    )(fn)
+
+
+def launch_options(fn: F) -> F:
+    """Options that start several worker processes: --gpus/--nproc and the multi-node set.
+
+    The command receives them as keyword arguments named like the options (`gpus`, `nproc`,
+    `nnodes`, `node_rank`, `master_addr`, `master_port`, `rdzv_endpoint`).
+    """
+    options = [
+        click.option(
+            "--gpus",
+            type=click.IntRange(min=1),
+            default=None,
+            metavar="N",
+            help="Start N worker processes, one per GPU (NCCL, DistributedDataParallel). "
+            "With --device cpu: N CPU processes on gloo.",
+        ),
+        click.option(
+            "--nproc",
+            type=click.IntRange(min=1),
+            default=None,
+            metavar="N",
+            help="Start N worker processes on --device (same as --gpus N on CUDA; on CPU the "
+            "way to test the multi-process path).",
+        ),
+        click.option(
+            "--nnodes",
+            type=click.IntRange(min=1),
+            default=1,
+            metavar="N",
+            show_default=True,
+            help="Machines in the job; start the same command on each.",
+        ),
+        click.option(
+            "--node-rank",
+            type=click.IntRange(min=0),
+            default=0,
+            metavar="R",
+            show_default=True,
+            help="This machine's index, 0..nnodes-1 (with --master-addr/--master-port).",
+        ),
+        click.option(
+            "--master-addr",
+            default=None,
+            metavar="ADDR",
+            help="Address of node 0 (default 127.0.0.1; under SLURM the launch node).",
+        ),
+        click.option(
+            "--master-port",
+            type=click.IntRange(1, 65535),
+            default=None,
+            metavar="PORT",
+            help="Port on node 0, the same on every node (default: a free port, one node only).",
+        ),
+        click.option(
+            "--rdzv-endpoint",
+            default=None,
+            metavar="HOST:PORT",
+            help="Meet at this c10d rendezvous instead (nodes need no --node-rank).",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn

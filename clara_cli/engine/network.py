@@ -1,0 +1,45 @@
+"""How the network runs on this rank: DistributedDataParallel for training, and CPU bf16
+autocast when the config asks for `amp`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from clara_cli.engine.precision import AutocastForward
+
+
+class NetworkPreparer:
+    """Wraps the network a trainer/evaluator runs: DDP for training, CPU autocast for AMP.
+
+    Args:
+        dist: this rank's DistContext.
+        cpu_autocast_dtype: dtype for CPU autocast, or None for fp32.
+    """
+
+    def __init__(self, dist: Any, cpu_autocast_dtype: torch.dtype | None) -> None:
+        self.dist = dist
+        self.cpu_autocast_dtype = cpu_autocast_dtype
+        self._ddp: dict[int, torch.nn.Module] = {}
+
+    def __call__(self, network: torch.nn.Module, training: bool) -> torch.nn.Module:
+        net = network
+        if training and self.dist.world_size > 1 and any(p.requires_grad for p in net.parameters()):
+            key = id(network)
+            if key not in self._ddp:
+                device_ids = [self.dist.device.index] if self.dist.device.type == "cuda" else None
+                self._ddp[key] = torch.nn.parallel.DistributedDataParallel(
+                    net, device_ids=device_ids
+                )
+            net = self._ddp[key]
+        if self.cpu_autocast_dtype is not None and self.dist.device.type == "cpu":
+            net = AutocastForward(net, "cpu", self.cpu_autocast_dtype)
+        return net
+
+
+def unwrap(network: torch.nn.Module) -> torch.nn.Module:
+    """The plain network inside DDP / autocast wrappers."""
+    while isinstance(network, (AutocastForward, torch.nn.parallel.DistributedDataParallel)):
+        network = network.module
+    return network

@@ -1,0 +1,161 @@
+"""`clara infer`: run an MMAR's inference config over images and write one segmentation each.
+
+The cases are run one by one in a plain loop rather than through a MONAI evaluator, so that
+an unreadable input is reported and skipped instead of ending the run, and each case is
+timed. The pipeline itself (networks, transforms, inferer) is built by
+:mod:`clara_cli.engine.inference`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clara_cli.engine.inference import CaseResult, Pipeline, build_pipeline, run_case
+from clara_cli.workflows.infer_cases import InferenceCase, collect_cases
+from clara_cli.workflows.session import RunRequest, open_session
+
+log = logging.getLogger("clara")
+
+
+@dataclass(frozen=True)
+class InferOptions:
+    """What `clara infer` was asked for beyond the config.
+
+    Attributes:
+        input: an image file, a folder of images or a datalist; None reads the config's
+            dataset.
+        output_dir: where outputs go; None means MMAR_EVAL_OUTPUT_PATH.
+        probabilities: also write the soft output (`<case>_prob.nii.gz`).
+        progress: show a progress bar and one line per case (rank 0 only).
+    """
+
+    input: Path | None = None
+    output_dir: Path | None = None
+    probabilities: bool = False
+    progress: bool = True
+
+
+@dataclass
+class InferenceResult:
+    """Every case of the run (all ranks), in input order within each rank's share.
+
+    Attributes:
+        cases: the per-case results.
+        output_dir: where the outputs went.
+        rank: the rank that returns this (only rank 0 should report).
+    """
+
+    cases: list[CaseResult] = field(default_factory=list)
+    output_dir: Path | None = None
+    rank: int = 0
+
+    @property
+    def failed(self) -> list[CaseResult]:
+        return [case for case in self.cases if case.error is not None]
+
+
+class InferWorkflow:
+    """Segment images with the inference config's pipeline; outputs on each input's grid."""
+
+    name = "infer"
+    command = "infer"
+    default_config = "config/config_inference.json"
+    options_type = InferOptions
+
+    def run(self, request: RunRequest, options: InferOptions) -> InferenceResult:
+        """Infer this rank's share of the cases."""
+        return infer(request, options)
+
+
+#: Registered lazily by name in clara_cli.workflows.base.
+WORKFLOW = InferWorkflow()
+
+
+def infer(request: RunRequest, options: InferOptions | None = None) -> InferenceResult:
+    """Run the inference config of `request` over the inputs; one rank's share in a job.
+
+    Returns:
+        Every case's result (gathered from all ranks). Failed cases carry `error` and do not
+        stop the others.
+
+    Raises:
+        ConfigError: the config lacks pre_transforms or an inferer, or its model cannot be
+            loaded.
+        DataError: the inputs cannot be listed.
+
+    Example:
+        >>> request = RunRequest(Path("mmars/spleen"), "config/config_inference.json")
+        >>> infer(request, InferOptions(input=Path("scan.nii.gz"), output_dir=Path("out")))
+    """
+    from clara_cli.io.datalist import shard
+    from clara_cli.launch import process_group as distributed
+
+    options = options or InferOptions()
+    session = open_session(request)
+    try:
+        pipeline = _pipeline(session)
+        dataset = session.conf.get("dataset")
+        cases = collect_cases(
+            options.input,
+            dataset if isinstance(dataset, dict) else None,
+            session.var("DATA_ROOT"),
+            str(session.mmar.config_file),
+        )
+        output_dir = Path(options.output_dir or session.path_var("MMAR_EVAL_OUTPUT_PATH"))
+        mine = shard(cases, session.dist.rank, session.dist.world_size)
+        show = options.progress and session.dist.is_main
+        if show:
+            log.info(
+                "inference: %d case(s) -> %s (%d rank(s) on %s)",
+                len(cases),
+                output_dir,
+                session.dist.world_size,
+                session.dist.device,
+            )
+        results = _run_cases(pipeline, mine, output_dir, options.probabilities, show)
+        if session.dist.world_size > 1:
+            parts = distributed.all_gather_objects(session.dist, results)
+            results = [result for part in parts for result in part]
+        return InferenceResult(results, output_dir, session.dist.rank)
+    finally:
+        distributed.shutdown(session.dist)
+
+
+def _pipeline(session: Any) -> Pipeline:
+    from clara_cli.engine.amp import resolve_amp
+    from clara_cli.workflows.sections import evaluation_section
+
+    section = evaluation_section(session, "infer", ("pre_transforms", "inferer"))
+    amp = resolve_amp(bool(session.var("amp", False)), session.dist.device)
+    return build_pipeline(section, session.dist.device, amp.dtype if amp.enabled else None)
+
+
+def _run_cases(
+    pipeline: Pipeline,
+    cases: list[InferenceCase],
+    output_dir: Path,
+    probabilities: bool,
+    show: bool,
+) -> list[CaseResult]:
+    from tqdm.auto import tqdm
+
+    results: list[CaseResult] = []
+    with tqdm(total=len(cases), desc="infer", unit="case", disable=not show, leave=False) as bar:
+        for case in cases:
+            image = list(case.image) if isinstance(case.image, tuple) else case.image
+            result = run_case(pipeline, case.name, image, case.reference, output_dir, probabilities)
+            results.append(result)
+            if show:
+                bar.write(_describe(result))
+            bar.update(1)
+    return results
+
+
+def _describe(result: CaseResult) -> str:
+    if result.error is not None:
+        return f"{result.name}: FAILED after {result.seconds:.1f} s: {result.error}"
+    extra = f" (+ {result.probabilities.name})" if result.probabilities else ""
+    return f"{result.name}: {result.seconds:.1f} s -> {result.segmentation}{extra}"

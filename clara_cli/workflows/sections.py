@@ -1,0 +1,87 @@
+"""The config sections of a run, wired for this rank: what train, validate and infer build on.
+
+A training config has `train` and `validate` sections; a validation or inference config has
+its components at the top level, plus a `model` entry that says where the network comes from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clara_cli.errors import ConfigError
+from clara_cli.workflows.session import Session
+
+
+def section_runtime(session: Session, amp_requested: bool) -> Any:
+    """The Runtime (rank, device, wiring hooks) config sections of this run are built with.
+
+    `amp_requested` is the config's `amp`: CUDA AMP in MONAI's engines, or CPU bf16 autocast
+    around the network (see engine/amp.py).
+    """
+    from clara_cli.engine.amp import resolve_amp
+    from clara_cli.engine.network import NetworkPreparer
+    from clara_cli.engine.wiring import Wiring
+    from clara_cli.mmar.resolver import Runtime
+
+    dist = session.dist
+    amp = resolve_amp(amp_requested, dist.device)
+    wiring = Wiring(
+        session.variables,
+        dist.device,
+        rank=dist.rank,
+        world_size=dist.world_size,
+        amp_enabled=amp.enabled and amp.device_type == "cuda",
+        prepare_network=NetworkPreparer(
+            dist, amp.dtype if amp.enabled and amp.device_type == "cpu" else None
+        ),
+    )
+    return Runtime(dist.rank, dist.world_size, str(dist.device), wiring.hooks())
+
+
+def build_sections(session: Session, amp_requested: bool) -> tuple[Any, Any]:
+    """The train and validate Sections of a training config, wired for this rank."""
+    from clara_cli.mmar.resolver import Section
+
+    conf = session.conf
+    if "train" not in conf:
+        raise ConfigError(
+            f"{session.mmar.config_file}: no 'train' section: is this a training config?"
+        )
+    runtime = section_runtime(session, amp_requested)
+    source = str(session.mmar.config_file)
+    train = Section("train", conf["train"], source, runtime, conf)
+    validate = None
+    if isinstance(conf.get("validate"), dict):
+        validate = Section("validate", conf["validate"], source, runtime, conf, fallback=train)
+        train.links["evaluator"] = lambda: validate.get("evaluator")
+    return train, validate
+
+
+def evaluation_section(
+    session: Session, name: str = "validate", required: tuple[str, ...] = ("evaluator",)
+) -> Any:
+    """The top-level Section of a validation/inference config, its model provided.
+
+    Args:
+        session: the run.
+        name: the section's name ("validate", "infer"), also used in messages.
+        required: keys the config must have (they say which kind of config it is).
+    """
+    from clara_cli.engine.model_loading import is_loader_spec, load_network
+    from clara_cli.mmar import layout
+    from clara_cli.mmar.resolver import Section
+
+    conf = session.conf
+    runtime = section_runtime(session, bool(session.var("amp", False)))
+    spec = {k: conf[k] for k in layout.SECTION_KEYS if k in conf}
+    source = str(session.mmar.config_file)
+    for key in required:
+        if key not in spec:
+            kind = {"validate": "validation", "infer": "inference"}.get(name, name)
+            raise ConfigError(f"{source}: no '{key}': is this a {kind} config?")
+    section = Section(name, spec, source, runtime, conf, prefix="")
+    model_spec = spec.get("model")
+    if model_spec is None or is_loader_spec(model_spec):
+        loaders = model_spec or [{"ckpt_path": str(session.path_var("MMAR_CKPT"))}]
+        section.provide("model", load_network(loaders, session, f"{source}: model"))
+    return section
