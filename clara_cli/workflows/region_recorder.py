@@ -36,7 +36,8 @@ class RegionCaseRecorder(CaseRecorder):
     """Scores each case of a multi-label evaluator run: Dice and HD95 per region.
 
     Keeps, per case, the image's first channel and the label and prediction region masks
-    (K, x, y) on the axial slice with the largest labelled area, for overlay figures.
+    (K, x, y) on the axial slice with the largest labelled area (summed over the regions),
+    for overlay figures.
     """
 
     def __call__(self, engine: Any) -> None:
@@ -70,9 +71,10 @@ def _region_slice(image: Any, label: np.ndarray, pred: np.ndarray) -> tuple[Any,
         array = array[0]  # the first input channel
     if label.ndim == 3:
         return array, label, pred
-    area = label.any(axis=0).sum(axis=(0, 1))
+    # Areas summed over the regions: the slice that shows the most of every region.
+    area = label.sum(axis=(0, 1, 2))
     if not area.any():
-        area = pred.any(axis=0).sum(axis=(0, 1))
+        area = pred.sum(axis=(0, 1, 2))
     k = int(area.argmax()) if area.any() else label.shape[3] // 2
     # (x, y) planes, as `report.figures.plot_overlay(layout="monai")` expects.
     return array[:, :, k], label[:, :, :, k], pred[:, :, :, k]

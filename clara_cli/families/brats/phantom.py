@@ -184,6 +184,7 @@ def _paint_tumour(
 ) -> np.ndarray:
     """BraTS label map: necrotic core inside enhancing rim inside oedema, within the brain."""
     import numpy as np
+    from scipy.ndimage import binary_dilation
 
     brain_x = 0.30 * extent[0]
     centre = (
@@ -195,19 +196,21 @@ def _paint_tumour(
     whole = rng.uniform(0.30, 0.55) * brain_x
     core = whole * rng.uniform(0.45, 0.70)
     necrotic = core * rng.uniform(0.35, 0.65)
-    labels = np.zeros(brain.shape, dtype=np.uint8)
-    region = brain.copy()
-    # Each region is an irregular ellipsoid inside the previous one: nesting by construction.
-    for value, scale, roughness in (
-        (OEDEMA, whole, 0.15),
-        (ENHANCING, core, 0.10),
-        (NECROTIC_CORE, necrotic, 0.10),
-    ):
+    shapes = []
+    for scale, roughness in ((whole, 0.15), (core, 0.10), (necrotic, 0.10)):
         semi = tuple(scale * rng.uniform(0.8, 1.2) for _ in range(3))
         radius = _radius(coords, centre, semi, angles)
         radius += roughness * _smooth_field(rng, coords, wavelength_mm=1.2 * scale)
-        region &= radius <= 1.0
-        labels[region] = value
+        shapes.append(radius <= 1.0)
+    # Nesting with a margin, inside out: the rim encloses the necrosis and the oedema the
+    # rim by at least a voxel, wherever the irregular borders would have crossed.
+    necrosis = shapes[2] & brain
+    tumour_core = (shapes[1] | binary_dilation(necrosis)) & brain
+    whole_tumour = (shapes[0] | binary_dilation(tumour_core)) & brain
+    labels = np.zeros(brain.shape, dtype=np.uint8)
+    labels[whole_tumour] = OEDEMA
+    labels[tumour_core] = ENHANCING
+    labels[necrosis] = NECROTIC_CORE
     return labels
 
 
