@@ -24,7 +24,10 @@ SMALL = PhantomOptions(size=40)
 @pytest.fixture(scope="module")
 def case():
     images, label = make_brats_phantom((0, 3), SMALL)
-    arrays = {name: sitk.GetArrayFromImage(i).astype(float) for name, i in zip(CHANNELS, images)}
+    arrays = {
+        name: sitk.GetArrayFromImage(i).astype(float)
+        for name, i in zip(CHANNELS, images, strict=True)
+    }
     return images, label, arrays, sitk.GetArrayFromImage(label)
 
 

@@ -13,7 +13,7 @@ from monai.networks.nets import SegResNet, SegResNetVAE
 
 from clara_cli.engine.precision import AutocastForward, NonFiniteGradientFallback
 from clara_cli.errors import ConfigError
-from clara_cli.families.brats.network import SegResNetWithVAE, brats_segresnet
+from clara_cli.families.brats.network import brats_segresnet
 from clara_cli.families.brats.vae import VAE_LOSS, VAELossIteration
 
 ARGS = {"init_filters": 8, "in_channels": 4, "out_channels": 3, "blocks_down": [1, 1, 1, 1]}
