@@ -102,7 +102,7 @@ def _write_family_report(
 def _recorder_type(session: Session) -> type:
     """The case recorder: one-hot/argmax classes, or `multi_label: true` sigmoid regions."""
     multi_label = session.var("multi_label", False)
-    if multi_label in (True, "true", "True", 1):
+    if str(multi_label).strip().lower() in ("true", "1", "yes"):
         from clara_cli.workflows.region_recorder import RegionCaseRecorder
 
         return RegionCaseRecorder

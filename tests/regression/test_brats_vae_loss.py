@@ -30,7 +30,7 @@ def test_vae_variant_trains_and_its_loss_decreases(tmp_path):
     from clara_cli.workflows.sections import build_sections
 
     data = tmp_path / "data"
-    synthesize_brats(data, 4, seed=3, options=PhantomOptions(size=32), train_fraction=0.75)
+    synthesize_brats(data, 5, seed=3, options=PhantomOptions(size=32), train_fraction=0.8)
     mmar = tmp_path / "mmar"
     shutil.copytree(MMAR, mmar, ignore=shutil.ignore_patterns("models", "eval", "data"))
     overrides = {
@@ -41,7 +41,7 @@ def test_vae_variant_trains_and_its_loss_decreases(tmp_path):
         "num_interval_per_valid": 100,  # no validation: only the training losses matter here
         "patch_size": [32, 32, 16],
         "init_filters": 8,
-        "batch_size": 1,
+        "batch_size": 2,  # (batch 1 of small volumes takes PyTorch's slow CPU convolution)
         "learning_rate": 1e-3,
         "num_workers": 0,
         "amp": False,
@@ -61,11 +61,11 @@ def test_vae_variant_trains_and_its_loss_decreases(tmp_path):
     finally:
         process_group.shutdown(session.dist)
 
-    assert len(losses) == 8 * 3
+    assert len(losses) == 8 * 2
     assert all(math.isfinite(total) and math.isfinite(vae) for total, vae in losses)
     vae = [v for _, v in losses]
-    first, last = sum(vae[:6]) / 6, sum(vae[-6:]) / 6
-    print(f"VAE loss: first 6 iterations {first:.4f}, last 6 {last:.4f}")
+    print("VAE loss per iteration:", " ".join(f"{v:.3f}" for v in vae))
+    first, last = sum(vae[:4]) / 4, sum(vae[-4:]) / 4
     assert last < 0.8 * first
     # The total is Dice (at most 1) plus 0.1 x the VAE term.
     assert all(0.1 * v <= total <= 1.0 + 0.1 * v + 1e-5 for total, v in losses)

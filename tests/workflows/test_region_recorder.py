@@ -75,3 +75,16 @@ def test_region_recorder_works_on_numpy_too():
     recorder = RegionCaseRecorder(NAMES, keep_slices=False)
     recorder(SimpleNamespace(state=SimpleNamespace(output=item)))
     assert recorder.rows[0]["case"] == "case_0000" and recorder.rows[0]["dice"]["TC"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("value", "multi"), [(True, True), ("true", True), (False, False), (None, False)]
+)
+def test_validate_scores_regions_when_the_config_says_multi_label(value, multi):
+    from clara_cli.engine.case_recorder import CaseRecorder
+    from clara_cli.workflows.validate import _recorder_type
+
+    variables = {} if value is None else {"multi_label": value}
+    session = SimpleNamespace(var=lambda name, default=None: variables.get(name, default))
+    chosen = _recorder_type(session)
+    assert (chosen is RegionCaseRecorder) is multi and issubclass(chosen, CaseRecorder)
