@@ -264,7 +264,7 @@ def _clara(*args, **kwargs):
 def test_killed_queue_resumes_at_the_unfinished_row_without_retraining(tmp_path, mmar_41):
     """SIGKILL the queue while row 2 trains; the rerun skips row 1 and resumes row 2."""
     queue_path = tmp_path / "queue.csv"
-    queue_path.write_text("learning_rate,epochs\n1e-3,2\n2e-3,20\n")
+    queue_path.write_text("learning_rate,epochs\n1e-3,1\n2e-3,5\n")
     out = tmp_path / "runs"
     args = ["experiments", "run", str(queue_path), "-m", str(mmar_41), "-o", str(out)]
     first, second = read_queue(queue_path).experiments
@@ -291,8 +291,8 @@ def test_killed_queue_resumes_at_the_unfinished_row_without_retraining(tmp_path,
     rerun = _clara(*args, "--device", "cpu")
     output, _ = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, output[-3000:]
-    assert "[1/2] learning_rate=1e-3 epochs=2: done" in output and "skipped" in output
-    assert "[2/2] learning_rate=2e-3 epochs=20: resuming" in output
+    assert "[1/2] learning_rate=1e-3 epochs=1: done" in output and "skipped" in output
+    assert "[2/2] learning_rate=2e-3 epochs=5: resuming" in output
     assert "resuming from resume_checkpoint_epoch=" in output
     assert os.stat(finished_model).st_mtime_ns == stamp  # row 1 not retrained
     states = [read_state(out / e.folder) for e in (first, second)]
