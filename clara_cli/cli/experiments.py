@@ -79,6 +79,7 @@ def run(
       clara experiments status pipeline.csv -m MMAR
     """
     configure_logging(debug)
+    from clara_cli.families import run_for_archive
     from clara_cli.launch.jobs import LaunchOptions
     from clara_cli.report.experiment_tables import format_status
     from clara_cli.workflows.experiments import QueueOptions, read_queue, run_queue
@@ -95,6 +96,7 @@ def run(
         launch=LaunchOptions(**launch),
         retry_failed=retry_failed,
         debug=debug,
+        run_command=run_for_archive,
     )
     rows = run_queue(queue, options)
     click.echo(format_status(rows, queue.columns))

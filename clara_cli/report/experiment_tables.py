@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from clara_cli.errors import ConfigError
-from clara_cli.report.tables import _write_atomic
+from clara_cli.io.atomic import atomic_write_text
 
 if TYPE_CHECKING:
     from clara_cli.workflows.experiments import Experiment, Queue, RowState
@@ -65,8 +65,8 @@ def write_results(
 ) -> tuple[Path, Path]:
     """Write ``results.csv`` and ``results.md`` into `output_dir`; returns both paths."""
     layout = read_layout(queue.path)
-    csv_path = _write_atomic(output_dir / "results.csv", results_csv(queue.columns, rows))
-    md_path = _write_atomic(
+    csv_path = atomic_write_text(output_dir / "results.csv", results_csv(queue.columns, rows))
+    md_path = atomic_write_text(
         output_dir / "results.md", results_markdown(queue.columns, rows, layout)
     )
     return csv_path, md_path

@@ -15,8 +15,9 @@ results up. Its ``experiment.json`` records the status (running, done, failed), 
 and the time; the queue skips finished rows, continues an interrupted row from its resume
 checkpoint (``clara train --resume``), records a failing row as failed and goes on, and
 rewrites the results tables (:mod:`clara_cli.report.experiment_tables`) after every row.
-Rows run one at a time, each through :func:`clara_cli.workflows.runner.run_command`, so
-``--gpus N`` gives every row N worker processes.
+Rows run one at a time, each as `clara train` and `clara validate` run (the CLI passes
+:func:`clara_cli.families.run_for_archive`, so a family that claims the archive chooses
+the workflows), and ``--gpus N`` gives every row N worker processes.
 """
 
 from __future__ import annotations
@@ -111,6 +112,10 @@ class QueueOptions:
         output_dir: where the row folders and results tables go.
         retry_failed: run failed rows again (they are skipped otherwise).
         debug: workers log at debug level.
+        run_command: runs one command on an archive, ``(command, request, options, launch,
+            debug) -> rank 0's result``; the CLI passes
+            :func:`clara_cli.families.run_for_archive` (a family may claim the archive and
+            choose its workflows); None: the built-in workflows.
     """
 
     mmar_root: Path
@@ -123,6 +128,7 @@ class QueueOptions:
     launch: Any = None
     retry_failed: bool = False
     debug: bool = False
+    run_command: Callable[..., Any] | None = None
 
 
 #: Runs one row: (options, overrides, resume) -> metric (a fraction, e.g. mean Dice).
@@ -205,9 +211,9 @@ def read_state(row_dir: Path) -> RowState | None:
 
 def write_state(row_dir: Path, state: RowState) -> None:
     """Replace the row's ``experiment.json`` atomically."""
-    from clara_cli.report.tables import _write_atomic
+    from clara_cli.io.atomic import atomic_write_text
 
-    _write_atomic(row_dir / STATE_FILE, json.dumps(asdict(state), indent=2) + "\n")
+    atomic_write_text(row_dir / STATE_FILE, json.dumps(asdict(state), indent=2) + "\n")
 
 
 def queue_status(queue: Queue, output_dir: Path) -> list[tuple[Experiment, RowState]]:
@@ -299,10 +305,11 @@ def run_training_row(
     The metric is the validation's mean Dice, or the training's best key metric when the
     queue has no validation config.
     """
-    from clara_cli.workflows.runner import run_command
+    from clara_cli.workflows.runner import run_command as run_builtin
     from clara_cli.workflows.session import RunRequest
     from clara_cli.workflows.train import TrainOptions
 
+    run_command = options.run_command or run_builtin
     request = RunRequest(
         options.mmar_root, options.train_config, options.env_path, dict(overrides), options.device
     )
@@ -371,15 +378,12 @@ def _row_log(row_dir: Path) -> logging.FileHandler:
 
 
 def _error_text(err: BaseException) -> str:
-    from clara_cli.errors import ClaraError
+    from clara_cli.errors import ClaraError, first_line, root_cause
 
     if isinstance(err, ClaraError):
-        return str(err).splitlines()[0]
-    cause = err
-    while cause.__cause__ is not None or cause.__context__ is not None:
-        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
-    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
-    return f"{type(cause).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+        return first_line(err)
+    cause = root_cause(err)
+    return f"{type(cause).__name__}: {first_line(cause)}"
 
 
 def _describe(experiment: Experiment) -> str:
