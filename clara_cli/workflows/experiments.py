@@ -156,7 +156,7 @@ def read_queue(path: str | os.PathLike[str]) -> Queue:
     header_line = content[0][0]
     columns = tuple(name.strip() for name in rows[0])
     _check_columns(path, header_line, columns)
-    experiments = []
+    experiments: list[Experiment] = []
     for (line, _), cells in zip(content[1:], rows[1:], strict=True):
         if len(cells) > len(columns):
             raise ConfigError(
@@ -284,7 +284,8 @@ def _run_one(experiment: Experiment, options: QueueOptions, run_row: RowRunner, 
         state.status = DONE
     except Exception as err:  # noqa: BLE001 - one failing row must not stop the queue
         log.debug("%s failed", label, exc_info=True)
-        handler.stream.write(traceback.format_exc())
+        if handler.stream is not None:  # the traceback goes to the row's log only
+            handler.stream.write(traceback.format_exc())
         state.status, state.error = FAILED, _error_text(err)
         log.warning("%s: FAILED: %s (the queue goes on)", label, state.error)
     finally:
