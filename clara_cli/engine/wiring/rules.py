@@ -8,10 +8,13 @@ changed or wrapped. Predicates to build rules with are in :mod:`.predicates`.
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger("clara")
 
 Predicate = Callable[["BuildContext"], bool]
 
@@ -144,12 +147,14 @@ class RuleTable:
     def apply_before(self, ctx: BuildContext) -> dict[str, Any]:
         for rule in self._rules:
             if rule.before is not None and rule.when(ctx):
+                log.debug("%s: wiring rule %s", ctx.where, rule.name)
                 rule.before(ctx)
         return ctx.args
 
     def apply_after(self, ctx: BuildContext) -> Any:
         for rule in self._rules:
             if rule.after is not None and rule.when(ctx):
+                log.debug("%s: wiring rule %s", ctx.where, rule.name)
                 ctx.obj = rule.after(ctx)
                 ctx.target = type(ctx.obj)
         return ctx.obj

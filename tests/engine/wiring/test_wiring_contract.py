@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 
@@ -29,7 +30,7 @@ def _set(arg, value):
     return action
 
 
-def test_rules_apply_in_order_and_later_rules_see_earlier_fills(kit):
+def test_rules_apply_in_order_and_later_rules_see_earlier_fills(kit, caplog):
     seen = []
     table = RuleTable(
         [
@@ -38,9 +39,13 @@ def test_rules_apply_in_order_and_later_rules_see_earlier_fills(kit):
             Rule("a.never", lambda ctx: False, before=_set("bias", False)),
         ]
     )
-    args = table.apply_before(kit.context(torch.nn.Linear, {"in_features": 3}))
+    with caplog.at_level(logging.DEBUG, logger="clara"):
+        args = table.apply_before(kit.context(torch.nn.Linear, {"in_features": 3}))
     assert args == {"in_features": 3, "out_features": 4}
     assert seen == [{"in_features": 3, "out_features": 4}]
+    # --debug shows which rules touched a component.
+    assert "train.thing: wiring rule a.first" in caplog.text
+    assert "a.never" not in caplog.text
 
 
 def test_fill_keeps_explicit_arguments_and_skips_ones_the_target_does_not_take(kit):
