@@ -3,8 +3,9 @@
 Clara 4.1 configs wire components explicitly (`"network": "@model"`); Clara 4.0 configs leave
 it to the engine. Each rule is a predicate on the component (its class, spec, section) and an
 action: `before` fills or rewrites the constructor arguments, `after` places or prepares the
-built object. Explicit config arguments always win over filled ones. The built-in rules, one
-module per concern, apply in this order:
+built object. Explicit config arguments always win over filled ones; only what the run
+decides (engine device and AMP, the network's DDP/autocast wrapper) and legacy spellings are
+replaced. The built-in rules, one module per concern, apply in this order:
 
 - :mod:`.implicit`: Clara 4.0 implicit wiring (optimizer params, scheduler's optimizer,
   LrScheduleHandler, ValidationHandler + interval, save_dict/load_dict, engine arguments,
