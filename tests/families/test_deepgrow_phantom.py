@@ -51,16 +51,17 @@ def test_anatomy_sits_in_physical_space_whatever_the_stored_direction():
         spacing = image.GetSpacing()
         assert spacing[0] == spacing[1] < spacing[2]  # anisotropic: thick slices
         grid, labels = read_grid_of(image), sitk.GetArrayFromImage(label)
-        centre = index_to_physical(grid, [(n - 1) / 2 for n in grid.size])
-
-        def side(value: int) -> float:
-            z, y, x = np.nonzero(labels == value)
-            points = [index_to_physical(grid, [i, j, k]) for i, j, k in zip(x, y, z, strict=True)]
-            return float(np.mean(points, axis=0)[0] - centre[0])  # LPS x: + is the left
-
-        assert side(5) < 0 < side(1)  # liver on the patient's right, spleen on the left
-        assert side(2) < 0 < side(3)  # right and left kidneys
+        side = {value: _side(grid, labels == value) for value in ORGANS}
+        assert side[5] < 0 < side[1]  # liver on the patient's right, spleen on the left
+        assert side[2] < 0 < side[3]  # right and left kidneys
     assert len(directions) > 1, "no flipped case among the first six"
+
+
+def _side(grid, mask) -> float:
+    """LPS x of the mask's centroid relative to the volume centre (+ is the patient's left)."""
+    z, y, x = np.nonzero(mask)
+    centroid = index_to_physical(grid, [np.mean(x), np.mean(y), np.mean(z)])
+    return float(centroid[0] - index_to_physical(grid, [(n - 1) / 2 for n in grid.size])[0])
 
 
 def read_grid_of(image):
