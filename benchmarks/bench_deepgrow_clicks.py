@@ -147,7 +147,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {'rest (decollate, collate, copies)':<36} {rest:7.3f} s")
     ratio = loop / forward if forward else float("inf")
     goal = ratio <= 1.10
-    print(f"click loop / its forward passes = {ratio:.2f} (goal <= 1.10: {'met' if goal else 'NOT met'})")
+    print(
+        f"click loop / its forward passes = {ratio:.2f} (goal <= 1.10: {'met' if goal else 'NOT met'})"
+    )
     return 0
 
 

@@ -141,14 +141,14 @@ def command(
     """
     configure_logging(debug)
     prompts = _prompts(foreground, background, mm, clicks_file)
+    from clara_cli.families import run_for_archive
     from clara_cli.launch.jobs import LaunchOptions
     from clara_cli.workflows.infer import InferOptions
-    from clara_cli.workflows.runner import run_command
     from clara_cli.workflows.session import RunRequest
 
     options = InferOptions(input_path, output_dir, probabilities, prompts=prompts)
     request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), device)
-    result = run_command("infer", request, options, LaunchOptions(**launch), debug)
+    result = run_for_archive("infer", request, options, LaunchOptions(**launch), debug)
     if result is None:  # not rank 0: rank 0 reports
         return
     done = len(result.cases) - len(result.failed)

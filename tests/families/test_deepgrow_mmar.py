@@ -55,16 +55,20 @@ def test_real_clara_40_deepgrow_2d_archive_builds(deepgrow_2d_data, tmp_path):
     assert isinstance(interaction, Interaction) and interaction.max_interactions == 15
     steps = interaction.transforms.transforms
     assert any(isinstance(t, FindDiscrepancyRegionsd) for t in steps)  # built without `batched`
-    assert validate.get("evaluator") is not None
+    evaluator = validate.get("evaluator")  # 4.0: its `iteration` is wired implicitly too
+    assert isinstance(evaluator._process_function, Interaction)
+    assert (
+        evaluator._process_function.max_interactions == 5 and not evaluator._process_function.train
+    )
     handlers = validate.get("handlers")
     assert any(isinstance(h, DeepgrowStatsHandler) for h in handlers)
     assert train.get("model").__class__.__name__ == "BasicUNet"
 
 
 def test_export_of_the_three_channel_network(tmp_path):
+    from clara_cli.workflows.export import export_mmar
     from monai.networks.nets import BasicUNet
 
-    from clara_cli.export.archive import export_mmar
     from clara_cli.mmar.loader import load_mmar_config
     from clara_cli.mmar.variables import substitute
 

@@ -28,7 +28,10 @@ FAMILY = Family(
             default_size=128,
         ),
     ),
-    workflows={"infer": "deepgrow_infer", "validate": "deepgrow_validate"},
+    workflows={
+        "infer": "clara_cli.families.deepgrow.infer:WORKFLOW",
+        "validate": "clara_cli.families.deepgrow.validate:WORKFLOW",
+    },
     processing_tasks=("annotation",),
     register="clara_cli.families.deepgrow.register:register",
 )

@@ -41,7 +41,7 @@ class DeepgrowInferWorkflow:
         return infer_with_clicks(request, options)
 
 
-#: Registered by name in clara_cli.families.deepgrow.register.
+#: Named in the family's FAMILY.workflows (clara_cli/families/deepgrow/__init__.py).
 WORKFLOW = DeepgrowInferWorkflow()
 
 

@@ -64,7 +64,7 @@ class DeepgrowValidateWorkflow:
         return validate_clicks(request, options)
 
 
-#: Registered by name in clara_cli.families.deepgrow.register.
+#: Named in the family's FAMILY.workflows (clara_cli/families/deepgrow/__init__.py).
 WORKFLOW = DeepgrowValidateWorkflow()
 
 
