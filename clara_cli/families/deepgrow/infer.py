@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from clara_cli.errors import ConfigError, DataError
+from clara_cli.errors import ConfigError, DataError, first_line, root_cause
 from clara_cli.workflows.infer import InferenceResult, InferOptions, _describe
 from clara_cli.workflows.prompts import PointPrompts
 from clara_cli.workflows.session import RunRequest, open_session
@@ -139,7 +139,7 @@ def run_click_case(
     """
     import torch
 
-    from clara_cli.engine.inference import PROB_SUFFIX, SEG_SUFFIX, CaseResult, root_message
+    from clara_cli.engine.inference import PROB_SUFFIX, SEG_SUFFIX, CaseResult
     from clara_cli.io.prediction import read_grid, write_prediction
 
     start = time.perf_counter()
@@ -167,7 +167,7 @@ def run_click_case(
             )
     except Exception as err:  # noqa: BLE001 - reported per case; the others go on
         log.debug("case %s failed", name, exc_info=True)
-        result.error = root_message(err)
+        result.error = first_line(root_cause(err))
     result.seconds = time.perf_counter() - start
     return result
 
