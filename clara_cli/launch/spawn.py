@@ -2,8 +2,8 @@
 
 ``clara train --gpus N`` calls :func:`launch` with a top-level worker function; each worker
 calls :func:`clara_cli.launch.process_group.init_distributed` first. When this process was
-itself started by torchrun or srun (:func:`already_launched`), the caller runs the worker
-function directly instead of spawning again.
+itself started by torchrun or srun (:func:`clara_cli.launch.process_group.detect_launch_env`),
+the caller runs the worker function directly instead of spawning again.
 
 If any worker fails, the agent stops the others (no rank is left blocked in a collective)
 and :func:`launch` raises one :class:`~clara_cli.errors.DistributedError` carrying the
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from clara_cli.errors import DistributedError
-from clara_cli.launch.process_group import detect_launch_env
+from clara_cli.io.atomic import atomic_write_text
 
 
 @dataclass
@@ -67,11 +67,6 @@ class LaunchSpec:
 
 class WorkerTraceback(Exception):
     """The traceback text of a failed worker, chained under the DistributedError."""
-
-
-def already_launched() -> bool:
-    """True when torchrun/srun (or our own launcher) started this process: do not spawn again."""
-    return detect_launch_env() is not None
 
 
 def check_gpus(requested: int) -> None:
@@ -179,10 +174,7 @@ def _run_worker(error_dir: str, entrypoint: Callable[..., Any], *args: Any) -> A
             "where": _innermost_frame(err),
             "traceback": "".join(traceback.format_exception(err)),
         }
-        path = Path(error_dir) / f"rank{rank}.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(Path(error_dir) / f"rank{rank}.json", json.dumps(record))
         sys.stderr.flush()
         sys.exit(1)
 

@@ -48,6 +48,7 @@ _REGISTRY: dict[str, Workflow | str] = {
     "train": "clara_cli.workflows.train:WORKFLOW",
     "validate": "clara_cli.workflows.validate:WORKFLOW",
     "infer": "clara_cli.workflows.infer:WORKFLOW",
+    "export": "clara_cli.workflows.export:WORKFLOW",
 }
 
 

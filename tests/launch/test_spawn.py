@@ -7,6 +7,8 @@ import os
 import signal
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -15,14 +17,28 @@ from clara_cli.errors import DistributedError
 from clara_cli.launch import spawn as launch_mod
 from clara_cli.launch.process_group import (
     all_gather_objects,
-    distributed,
+    detect_launch_env,
     init_distributed,
     shutdown,
     silence_other_ranks,
 )
-from clara_cli.launch.spawn import LaunchSpec, already_launched, check_gpus, launch
+from clara_cli.launch.spawn import LaunchSpec, check_gpus, launch
 
 # Worker entrypoints must be top-level functions: the launcher pickles them by name.
+
+
+@contextmanager
+def distributed(device: str) -> Iterator:
+    """Join the launcher's process group for the body of a test worker, then leave it."""
+    ctx = init_distributed(device)
+    try:
+        yield ctx
+    finally:
+        shutdown(ctx)
+
+
+def already_launched() -> bool:
+    return detect_launch_env() is not None
 
 
 def toy_all_reduce(offset: int) -> dict:
