@@ -90,9 +90,9 @@ def command(
     from clara_cli.workflows.session import RunRequest
 
     request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), "cpu")
+    from clara_cli.families import run_for_archive
     from clara_cli.workflows.export import ExportOptions
-    from clara_cli.workflows.runner import run_command
 
     options = ExportOptions(formats, input_shape, tolerance)
-    results = run_command("export", request, options)
+    results = run_for_archive("export", request, options)
     click.echo(f"exported {', '.join(str(result.path) for result in results)}")

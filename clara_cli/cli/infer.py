@@ -60,14 +60,14 @@ def command(
       clara infer -m MMAR --set dont_load_ts_model=false dont_load_ckpt_model=true
     """
     configure_logging(debug)
+    from clara_cli.families import run_for_archive
     from clara_cli.launch.jobs import LaunchOptions
     from clara_cli.workflows.infer import InferOptions
-    from clara_cli.workflows.runner import run_command
     from clara_cli.workflows.session import RunRequest
 
     options = InferOptions(input_path, output_dir, probabilities)
     request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), device)
-    result = run_command("infer", request, options, LaunchOptions(**launch), debug)
+    result = run_for_archive("infer", request, options, LaunchOptions(**launch), debug)
     if result is None:  # not rank 0: rank 0 reports
         return
     done = len(result.cases) - len(result.failed)

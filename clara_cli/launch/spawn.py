@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 import traceback
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +48,9 @@ class LaunchSpec:
         device: ``"cuda"`` (NCCL, one GPU per worker) or ``"cpu"`` (gloo).
         monitor_interval: seconds between the agent's checks of its workers.
         shutdown_timeout: seconds the agent waits after SIGTERM before SIGKILL.
-        run_id: job id for the c10d rendezvous, the same on every node (default "clara");
-            a random id otherwise.
+        run_id: job id, the same on every node (default "clara"): the static rendezvous
+            prefixes every key of node 0's store with it, so nodes with different ids would
+            wait for each other forever.
     """
 
     nproc_per_node: int
@@ -151,8 +151,10 @@ def launch(spec: LaunchSpec, entrypoint: Callable[..., Any], *args: Any) -> list
 
 
 def _default_run_id(spec: LaunchSpec) -> str:
-    # Nodes meeting at a c10d endpoint must share the run id; a static job needs none.
-    return "clara" if spec.rdzv_endpoint is not None else f"clara-{uuid.uuid4().hex[:12]}"
+    # Every node must use the same id, with c10d (nodes meet under it) and static rendezvous
+    # alike (keys in node 0's store are prefixed with it). Separate jobs on one machine are
+    # kept apart by their ports/endpoints, not by the id.
+    return "clara"
 
 
 def _run_worker(error_dir: str, entrypoint: Callable[..., Any], *args: Any) -> Any:

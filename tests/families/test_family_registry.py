@@ -38,6 +38,14 @@ class _EchoWorkflow:
         return ("echo", options.note)
 
 
+class _EchoInfer(_EchoWorkflow):
+    name = "echo_infer"
+    command = "infer"
+
+
+ECHO_INFER = _EchoInfer()
+
+
 def _register_echo() -> None:
     base.register_workflow(_EchoWorkflow())
 
@@ -53,7 +61,7 @@ TOY = Family(
     name="toy",
     description="a test family",
     phantoms=(Phantom("toy", "Toy phantoms.", f"{__name__}:_write_toy", default_size=20),),
-    workflows={"validate": "echo_validate"},
+    workflows={"validate": "echo_validate", "infer": f"{__name__}:ECHO_INFER"},
     processing_tasks=("toytask",),
     register=f"{__name__}:_register_echo",
 )
@@ -75,11 +83,37 @@ def test_an_archive_is_claimed_by_name_or_by_clara_processing_task(isolated):
 
 def test_a_family_substitutes_its_workflow_for_a_command(isolated):
     families.add_family(TOY)
-    chosen = base.workflow_for("validate", {"CLARA_FAMILY": "toy"})
-    assert chosen.name == "echo_validate"
+    chosen = families.workflow_for("validate", {"CLARA_FAMILY": "toy"})
+    assert chosen.name == "echo_validate"  # registered by name in the family's register hook
     assert chosen.run(None, chosen.options_type("typed")) == ("echo", "typed")
-    assert base.workflow_for("train", {"CLARA_FAMILY": "toy"}).name == "train"
-    assert base.workflow_for("validate", {}).name == "validate"
+    assert families.workflow_for("infer", {"CLARA_FAMILY": "toy"}) is ECHO_INFER  # by path
+    assert families.workflow_for("train", {"CLARA_FAMILY": "toy"}).name == "train"
+    assert families.workflow_for("validate", {}).name == "validate"
+
+
+def test_workers_get_the_workflow_object_and_load_the_families_first(isolated, monkeypatch):
+    from clara_cli.launch import jobs
+    from clara_cli.workflows import runner
+
+    calls = []
+    monkeypatch.setattr(jobs, "run_job", lambda plan, worker, args, debug: calls.append(args))
+    monkeypatch.setattr(runner, "run_job", jobs.run_job)
+
+    class _Request:
+        device = "cpu"
+        mmar = None
+
+        def load(self):
+            from types import SimpleNamespace
+
+            return SimpleNamespace(variables={"CLARA_FAMILY": "toy"}, config_file="c.json")
+
+    families.add_family(TOY)
+    monkeypatch.setattr(runner, "replace", lambda request, **changes: request)
+    families.run_for_archive("infer", _Request())
+    workflow, _request, options, setup = calls[0]
+    assert workflow is ECHO_INFER and options == _Options()
+    assert setup is families.load_families
 
 
 def test_two_families_cannot_share_a_name_or_a_phantom(isolated):
@@ -92,7 +126,7 @@ def test_two_families_cannot_share_a_name_or_a_phantom(isolated):
 
 
 def test_unknown_workflow_lists_the_registered_ones():
-    with pytest.raises(ConfigError, match="registered: .*infer.*train.*validate"):
+    with pytest.raises(ConfigError, match="registered: .*export.*infer.*train.*validate"):
         base.get_workflow("tarin")
 
 

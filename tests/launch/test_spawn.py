@@ -231,3 +231,10 @@ def test_a_peer_loss_error_is_not_taken_for_the_root_cause(tmp_path):
         record.update(where="", traceback="")
         (tmp_path / f"rank{record['rank']}.json").write_text(json.dumps(record))
     assert [r["rank"] for r in launch_mod._read_records(tmp_path)] == ["1", "0"]
+
+
+def test_every_node_of_a_static_job_uses_the_same_run_id():
+    # The static rendezvous prefixes node 0's store keys with the run id: per-node random ids
+    # made two nodes wait for each other forever.
+    specs = [LaunchSpec(1, nnodes=2, node_rank=r, master_port=29611, device="cpu") for r in (0, 1)]
+    assert {launch_mod._default_run_id(spec) for spec in specs} == {"clara"}
