@@ -66,11 +66,11 @@ def test_real_clara_40_deepgrow_2d_archive_builds(deepgrow_2d_data, tmp_path):
 
 
 def test_export_of_the_three_channel_network(tmp_path):
-    from clara_cli.workflows.export import export_mmar
     from monai.networks.nets import BasicUNet
 
     from clara_cli.mmar.loader import load_mmar_config
     from clara_cli.mmar.variables import substitute
+    from clara_cli.workflows.export import export_mmar
 
     mmar = tmp_path / "dg3d"
     shutil.copytree(MMAR, mmar, ignore=shutil.ignore_patterns("models", "eval", "data"))
