@@ -56,7 +56,8 @@ def smp_network(
         in_channels: input channels (CT windows, MRI sequences).
         classes: output channels (background included), raw logits.
         encoder_weights_file: ImageNet weights of the encoder; None or "" for random init.
-        **kwargs: passed to the smp class (``decoder_channels``, ``encoder_depth``, ...).
+        **kwargs: passed to the smp class (``decoder_channels``, ``encoder_depth``, ...);
+            None values are left out, so a config can leave them to smp's defaults.
 
     Raises:
         ConfigError: unknown architecture or encoder, or a weights file that is missing or
@@ -83,7 +84,7 @@ def smp_network(
         encoder_weights=None,
         in_channels=3 if weights is not None else in_channels,
         classes=classes,
-        **kwargs,
+        **{k: v for k, v in kwargs.items() if v is not None},
     )
     if weights is not None:
         load_encoder_weights(network.encoder, weights)
