@@ -33,7 +33,7 @@ def physical_to_index(grid: Grid, point: Sequence[float]) -> np.ndarray:
     return np.linalg.solve(_matrix(grid), offset)
 
 
-def is_inside(grid: Grid, index: Sequence[float]) -> bool:
+def is_inside(grid: Grid, index: Sequence[float] | np.ndarray) -> bool:
     """Whether a continuous index lies in the image: within half a voxel of a voxel centre."""
     values = np.asarray(index, dtype=float)
     return bool(np.all(values >= -0.5) and np.all(values <= np.asarray(grid.size) - 0.5))

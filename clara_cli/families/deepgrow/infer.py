@@ -111,7 +111,7 @@ def clicks_in_mm(prompts: PointPrompts, reference: str) -> tuple[list[list[float
     groups: tuple[list[list[float]], list[list[float]]] = ([], [])
     for text, point in prompts.labelled():
         if prompts.space == "mm":
-            index, mm = physical_to_index(grid, point), list(point)
+            index, mm = physical_to_index(grid, point).tolist(), list(point)
         else:
             index, mm = list(point), index_to_physical(grid, point).tolist()
         if not is_inside(grid, index):

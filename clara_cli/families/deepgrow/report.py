@@ -39,7 +39,7 @@ def summarize_clicks(rows: Sequence[dict[str, Any]], seed: int) -> dict[str, Any
     table = []
     for count in range(1, clicks + 1):
         values = np.asarray(by_click.get(count, []), dtype=float)
-        stats = {"clicks": count, "count": int(values.size)}
+        stats: dict[str, Any] = {"clicks": count, "count": int(values.size)}
         for name, fn in (("mean", np.mean), ("std", np.std), ("median", np.median),
                          ("min", np.min), ("max", np.max)):  # fmt: skip
             stats[name] = float(fn(values)) if values.size else None

@@ -135,7 +135,7 @@ def _items(value: Any) -> list[Any]:
 
 
 def _region(item: Any) -> str:
-    region = item.get("region") if isinstance(item, dict) else None
-    if hasattr(region, "item"):
+    region: Any = item.get("region") if isinstance(item, dict) else None
+    if region is not None and hasattr(region, "item"):
         region = region.item()
     return "all" if region is None else f"{int(region):02d}"
