@@ -40,13 +40,13 @@ def test_family_report_writes_markdown_and_csv(tmp_path):
     family = get_family("segthor")
     assert family.report is not None
     family.write_report(_rows(), summarize(_rows()), tmp_path, {})
-    markdown = (tmp_path / "leaderboard.md").read_text()
+    markdown = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
     assert "2019-03-22 entry (SegTHOR test, Dice) | 0.8513 | 0.9457 | 0.9083 | 0.9175" in markdown
-    csv_lines = (tmp_path / "leaderboard.csv").read_text().splitlines()
+    csv_lines = (tmp_path / "leaderboard.csv").read_text(encoding="utf-8").splitlines()
     assert csv_lines[0] == "date,oesophagus,heart,trachea,aorta" and len(csv_lines) == 5
 
 
 def test_other_class_names_show_as_missing(tmp_path):
     rows = [{"case": "a", "dice": {"spleen": 0.9}, "hd95": {"spleen": 1.0}}]
     (path, _) = write_leaderboard(rows, summarize(rows), tmp_path, {})
-    assert "| – | – | – | – |" in path.read_text()
+    assert "| - | - | - | - |" in path.read_text(encoding="utf-8")
