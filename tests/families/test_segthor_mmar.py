@@ -68,7 +68,9 @@ def test_train_validate_infer_plain_gated_two_stage(archive, tmp_path):
     assert board.startswith("| date | oesophagus | heart | trachea | aorta |")
 
     # inference: one label map on the input's own grid
-    case = json.loads((data / "dataset_0.json").read_text())["validation"][0]["image"]
+    case = json.loads((data / "dataset_0.json").read_text(encoding="utf-8"))["validation"][0][
+        "image"
+    ]
     _clara("infer", mmar, data, "--input", str(data / case), "--output", str(tmp_path / "out"))
     source = sitk.ReadImage(str(data / case))
     (seg_path,) = (tmp_path / "out").glob("*_seg.nii.gz")

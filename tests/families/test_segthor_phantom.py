@@ -59,9 +59,9 @@ def test_organs_have_realistic_hu_and_size(case):
 
 def test_synthesize_writes_msd_layout(tmp_path):
     datalist = synthesize_thorax(tmp_path / "d", num_cases=3, seed=1, options=SMALL)
-    lists = json.loads(datalist.read_text())
+    lists = json.loads(datalist.read_text(encoding="utf-8"))
     assert len(lists["training"]) + len(lists["validation"]) == 3
-    meta = json.loads((tmp_path / "d" / "dataset.json").read_text())
+    meta = json.loads((tmp_path / "d" / "dataset.json").read_text(encoding="utf-8"))
     assert meta["labels"] == {
         "0": "background",
         "1": "oesophagus",

@@ -49,4 +49,4 @@ def test_family_report_writes_markdown_and_csv(tmp_path):
 def test_other_class_names_show_as_missing(tmp_path):
     rows = [{"case": "a", "dice": {"spleen": 0.9}, "hd95": {"spleen": 1.0}}]
     (path, _) = write_leaderboard(rows, summarize(rows), tmp_path, {})
-    assert "| – | – | – | – |" in path.read_text(encoding="utf-8")
+    assert "| - | - | - | - |" in path.read_text(encoding="utf-8")

@@ -19,7 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 MMAR = REPO / "mmars" / "segthor_thoracic_oar"
-BASELINES = json.loads((Path(__file__).parent / "baselines.json").read_text())
+BASELINES = json.loads((Path(__file__).parent / "baselines.json").read_text(encoding="utf-8"))
 TOLERANCE = 0.02
 
 pytestmark = [pytest.mark.regression, pytest.mark.slow]
@@ -52,7 +52,7 @@ def test_segthor_phantom_dice_per_organ_does_not_regress(tmp_path):
     assert (mmar / "models" / "model.pt").is_file()
 
     _clara("validate", "-m", str(mmar), "--set", *data_sets, *baseline["validate_set"])
-    summary = json.loads((mmar / "eval" / "metrics_summary.json").read_text())
+    summary = json.loads((mmar / "eval" / "metrics_summary.json").read_text(encoding="utf-8"))
     assert summary["num_cases"] == round(baseline["cases"] * (1 - baseline["train_fraction"]))
     assert (mmar / "eval" / "leaderboard.md").is_file()
     dice = {organ: summary["per_class"][organ]["dice"]["mean"] for organ in baseline["dice"]}

@@ -49,7 +49,7 @@ def format_leaderboard(rows: Sequence[tuple[str, Sequence[float | None]]]) -> st
         "|:---|" + "---:|" * len(COLUMNS),
     ]
     for name, values in rows:
-        cells = ["–" if v is None else f"{v:.4f}" for v in values]
+        cells = ["-" if v is None else f"{v:.4f}" for v in values]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -62,7 +62,7 @@ def write_leaderboard(
 ) -> list[Path]:
     """Family report hook: write ``leaderboard.md`` / ``leaderboard.csv``, log the table.
 
-    Organs the run does not score (other ``class_names``) show as "–".
+    Organs the run does not score (other ``class_names``) show as "-".
     """
     from clara_cli.io.atomic import atomic_write_text
 
