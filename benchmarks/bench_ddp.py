@@ -84,16 +84,19 @@ def _median_step(trainers: list[_Trainer], steps: int, warmup: int) -> list[floa
 def ddp_worker(global_batch: int, size: int, steps: int, warmup: int) -> float:
     """One rank of the 2-process run: seconds per step (the slowest rank's median)."""
     from clara_cli.allocator import keep_freed_memory
-    from clara_cli.launch.process_group import all_gather_objects, barrier, distributed
+    from clara_cli.launch.process_group import all_gather_objects, init_distributed, shutdown
 
     keep_freed_memory()
-    with distributed("cpu") as ctx:
+    ctx = init_distributed("cpu")
+    try:
         torch.manual_seed(0)  # same initial weights on every rank (DDP broadcasts anyway)
         net = torch.nn.parallel.DistributedDataParallel(_net())
         trainer = _Trainer(net, global_batch // ctx.world_size, size, seed=ctx.rank)
-        barrier(ctx)
+        torch.distributed.barrier()
         median = _median_step([trainer], steps, warmup)[0]
         return max(all_gather_objects(ctx, median))
+    finally:
+        shutdown(ctx)
 
 
 def _single_process(global_batch: int, size: int, steps: int, warmup: int) -> float:

@@ -21,3 +21,26 @@ class DataError(ClaraError):
 
 class DistributedError(ClaraError):
     """A distributed launch was misconfigured or one of its workers failed."""
+
+
+def root_cause(err: BaseException) -> BaseException:
+    """The innermost exception of a chain (MONAI and ignite wrap errors several times)."""
+    seen: set[int] = set()
+    while err.__cause__ is not None and id(err) not in seen:
+        seen.add(id(err))
+        err = err.__cause__
+    return err
+
+
+def first_line(err: BaseException) -> str:
+    """The useful line of an exception's message, for a one-line report.
+
+    SimpleITK/ITK messages span several lines of C++ context with the reason after
+    ``ERROR:``; other messages give their first non-empty line. An empty message gives the
+    exception's type name.
+    """
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for line in lines:
+        if "ERROR:" in line:
+            return line.split("ERROR:", 1)[1].strip()
+    return lines[0] if lines else type(err).__name__

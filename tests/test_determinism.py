@@ -62,11 +62,12 @@ def test_rank_seed_is_distinct_per_rank():
 def ddp_tiny_training(seed: int) -> list[float]:
     """A 2-rank DDP loop on disjoint shards; returns this rank's losses."""
     from clara_cli import determinism
-    from clara_cli.launch.process_group import distributed
+    from clara_cli.launch.process_group import init_distributed, shutdown
 
     # Importing MONAI costs seconds per process; its seeding is tested in-process above.
     determinism._seed_monai = lambda seed, deterministic: None
-    with distributed("cpu") as ctx:
+    ctx = init_distributed("cpu")
+    try:
         seed_everything(seed)
         net = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(6, 3))
         optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
@@ -81,6 +82,8 @@ def ddp_tiny_training(seed: int) -> list[float]:
             optimizer.step()
             losses.append(loss.item())
         return losses
+    finally:
+        shutdown(ctx)
 
 
 @pytest.mark.slow

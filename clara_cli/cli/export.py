@@ -87,9 +87,12 @@ def command(
       clara export -m MMAR --input-shape '[1, 1, 160, 160, 160]' --set MMAR_CKPT=models/model_final.pt
     """
     configure_logging(debug)
-    from clara_cli.export.archive import export_mmar
     from clara_cli.workflows.session import RunRequest
 
     request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), "cpu")
-    results = export_mmar(request, formats, input_shape, tolerance)
+    from clara_cli.families import run_for_archive
+    from clara_cli.workflows.export import ExportOptions
+
+    options = ExportOptions(formats, input_shape, tolerance)
+    results = run_for_archive("export", request, options)
     click.echo(f"exported {', '.join(str(result.path) for result in results)}")

@@ -49,13 +49,13 @@ def command(
       clara train -m MMAR --set dont_load_ckpt_model=false MMAR_CKPT=models/model.pt  # finetune
     """
     configure_logging(debug)
+    from clara_cli.families import run_for_archive
     from clara_cli.launch.jobs import LaunchOptions
-    from clara_cli.workflows.runner import run_command
     from clara_cli.workflows.session import RunRequest
     from clara_cli.workflows.train import TrainOptions
 
     request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), device)
-    result = run_command(
+    result = run_for_archive(
         "train", request, TrainOptions(resume=resume), LaunchOptions(**launch), debug
     )
     if result is None:  # not rank 0: rank 0 reports

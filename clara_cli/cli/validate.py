@@ -40,15 +40,17 @@ def command(
       clara validate -m MMAR --gpus 2
     """
     configure_logging(debug)
+    from clara_cli.families import run_for_archive
     from clara_cli.launch.jobs import LaunchOptions
-    from clara_cli.workflows.runner import run_command
     from clara_cli.workflows.session import RunRequest
 
     request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), device)
-    result = run_command("validate", request, None, LaunchOptions(**launch), debug)
+    result = run_for_archive("validate", request, None, LaunchOptions(**launch), debug)
     if result is None:  # not rank 0: rank 0 reports
         return
     from clara_cli.report.tables import format_summary
 
-    click.echo(format_summary(result.summary))
+    # A family's own validation (DeepGrow's Dice per click) says how its result reads.
+    describe = getattr(result, "describe", None)
+    click.echo(describe() if callable(describe) else format_summary(result.summary))
     click.echo(f"report: {result.output_dir}")

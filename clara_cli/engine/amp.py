@@ -105,23 +105,6 @@ def resolve_amp(requested: bool, device: torch.device | str) -> AmpSettings:
     return AmpSettings(enabled=False, device_type="cpu")
 
 
-def apply_backend_flags(tf32: bool, cudnn_benchmark: bool, deterministic: bool = False) -> None:
-    """Set TF32 matmuls/convolutions and cuDNN autotuning (CUDA only; harmless on CPU).
-
-    Args:
-        tf32: allow TF32 in matmuls and cuDNN convolutions (Ampere and later).
-        cudnn_benchmark: let cuDNN time several algorithms and keep the fastest.
-        deterministic: determinism is on; autotuning would pick algorithms by timing, so
-            ``cudnn_benchmark`` is then ignored with a warning.
-    """
-    if cudnn_benchmark and deterministic:
-        logger.warning("cudnn_benchmark is ignored because determinism is on")
-        cudnn_benchmark = False
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
-    torch.backends.cudnn.benchmark = cudnn_benchmark
-
-
 def _warn_once(message: str) -> None:
     global _warned_cpu
     if not _warned_cpu:

@@ -23,20 +23,19 @@ never fsyncs; :class:`AtomicDiskSaver` and :func:`make_checkpoint_saver_atomic` 
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import re
-import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
 from ignite.handlers import DiskSaver
 
 from clara_cli.errors import ClaraError
+from clara_cli.io.atomic import atomic_write
 
 #: Periodic checkpoints: ours (``checkpoint_epoch=N.pt``) and ignite's/MONAI's
 #: (``[prefix_]<name>_epoch=N.pt``, where <name> is "checkpoint" or the single saved key).
@@ -48,37 +47,6 @@ def checkpoint_name(epoch: int, prefix: str = "") -> str:
     return f"{prefix}_checkpoint_epoch={epoch}.pt" if prefix else f"checkpoint_epoch={epoch}.pt"
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
-    """Call ``write(fileobj)`` on a temporary file and move it to ``path`` atomically.
-
-    Args:
-        path: the final file; its folder is created if missing.
-        write: writes the content to the binary file object it is given.
-
-    Returns:
-        The final path.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp creates 0600; give the file the mode a plain open() would (0666 & ~umask).
-        os.chmod(tmp_name, 0o666 & ~_umask())
-        os.replace(tmp_name, target)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(target.parent)
-    return target
-
-
 def save_checkpoint(obj: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write ``obj`` with ``torch.save`` atomically (see the module docstring).
 
@@ -86,7 +54,7 @@ def save_checkpoint(obj: Mapping[str, Any], path: str | os.PathLike[str]) -> Pat
         ClaraError: the file cannot be written (the previous file, if any, is intact).
     """
     try:
-        return atomic_write(path, lambda handle: torch.save(dict(obj), handle))
+        return atomic_write(path, lambda handle: torch.save(dict(obj), handle), durable=True)
     except OSError as err:
         raise ClaraError(
             f"cannot write checkpoint {path}: {err.strerror or err}\n"
@@ -133,50 +101,6 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
     return obj
 
 
-def latest_checkpoint(directory: str | os.PathLike[str]) -> Path | None:
-    """The ``[prefix_]checkpoint_epoch=N.pt`` (or ``<item>_epoch=N.pt``) with the largest N.
-
-    Returns ``None`` when the folder is missing or holds no periodic checkpoint.
-    """
-    folder = Path(directory)
-    if not folder.is_dir():
-        return None
-    found = [
-        (int(match.group(1)), path)
-        for path in folder.iterdir()
-        if (match := CHECKPOINT_PATTERN.match(path.name)) and path.is_file()
-    ]
-    return max(found)[1] if found else None
-
-
-def build_state(
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
-    scheduler: Any = None,
-    scaler: Any = None,
-    epoch: int = 0,
-    iteration: int = 0,
-    config: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Everything a resume needs, in a form ``weights_only`` loading accepts.
-
-    The model is unwrapped from DistributedDataParallel (``.module``) so that the weights load
-    into a plain network; the config goes through JSON so it holds only plain types.
-    """
-    inner = getattr(model, "module", None)
-    net = inner if isinstance(inner, torch.nn.Module) else model
-    state: dict[str, Any] = {"model": net.state_dict(), "epoch": epoch, "iteration": iteration}
-    if optimizer is not None:
-        state["optimizer"] = optimizer.state_dict()
-    if scheduler is not None:
-        state["lr_scheduler"] = scheduler.state_dict()
-    if scaler is not None:
-        state["scaler"] = scaler.state_dict()
-    if config is not None:
-        state["config"] = json.loads(json.dumps(config, default=str))
-    return state
-
-
 class AtomicDiskSaver(DiskSaver):
     """ignite's ``DiskSaver`` with fsync, a fixed file name option and umask permissions.
 
@@ -217,7 +141,7 @@ class AtomicDiskSaver(DiskSaver):
         super().remove(filename)
 
     def _save_func(self, checkpoint: Mapping[str, Any], path: Path, func: Callable) -> None:
-        atomic_write(path, lambda handle: func(checkpoint, handle, **self.kwargs))
+        atomic_write(path, lambda handle: func(checkpoint, handle, **self.kwargs), durable=True)
 
 
 def make_checkpoint_saver_atomic(saver: Any) -> Any:
@@ -255,32 +179,10 @@ def _unsafe_globals(source: Path) -> list[str]:
         return []
 
 
-def _umask() -> int:
-    # os.umask can only be read by setting it; restore at once.
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":  # Windows cannot open a directory for fsync
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems (e.g. certain network mounts) refuse fsync on directories
-    finally:
-        os.close(fd)
-
-
 __all__ = [
     "CHECKPOINT_PATTERN",
     "AtomicDiskSaver",
-    "atomic_write",
-    "build_state",
     "checkpoint_name",
-    "latest_checkpoint",
     "load_checkpoint",
     "make_checkpoint_saver_atomic",
     "save_checkpoint",

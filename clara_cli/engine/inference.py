@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clara_cli.errors import first_line, root_cause
+
 log = logging.getLogger("clara")
 
 SEG_SUFFIX = "_seg.nii.gz"
@@ -197,7 +199,7 @@ def run_case(
         grid = read_grid(reference)
         data = pipeline.pre_transforms({"image": image})
     except Exception as err:  # noqa: BLE001 - any unreadable input only fails its own case
-        result.error = f"cannot read {reference}: {root_message(err)}"
+        result.error = f"cannot read {reference}: {first_line(root_cause(err))}"
     else:
         try:
             with torch.inference_mode():
@@ -211,20 +213,6 @@ def run_case(
                 )
         except Exception as err:  # noqa: BLE001 - reported per case; the batch goes on
             log.debug("case %s failed", name, exc_info=True)
-            result.error = f"{type(root_cause(err)).__name__}: {root_message(err)}"
+            result.error = f"{type(root_cause(err)).__name__}: {first_line(root_cause(err))}"
     result.seconds = time.perf_counter() - start
     return result
-
-
-def root_cause(err: BaseException) -> BaseException:
-    """The innermost exception of a chain (MONAI wraps transform errors several times)."""
-    while err.__cause__ is not None:
-        err = err.__cause__
-    return err
-
-
-def root_message(err: BaseException) -> str:
-    """The first non-empty line of the innermost exception's message."""
-    cause = root_cause(err)
-    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
-    return lines[0] if lines else type(cause).__name__

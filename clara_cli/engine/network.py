@@ -36,10 +36,3 @@ class NetworkPreparer:
         if self.cpu_autocast_dtype is not None and self.dist.device.type == "cpu":
             net = AutocastForward(net, "cpu", self.cpu_autocast_dtype)
         return net
-
-
-def unwrap(network: torch.nn.Module) -> torch.nn.Module:
-    """The plain network inside DDP / autocast wrappers."""
-    while isinstance(network, (AutocastForward, torch.nn.parallel.DistributedDataParallel)):
-        network = network.module
-    return network

@@ -22,11 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from clara_cli.errors import ClaraError
+from clara_cli.errors import ClaraError, first_line
 from clara_cli.export.parity import (
     DEFAULT_TOLERANCE,
     ExportResult,
-    atomic_target,
     check_parity,
     eager_outputs,
     max_abs_difference,
@@ -34,6 +33,7 @@ from clara_cli.export.parity import (
     prepare_model,
     probe_input,
 )
+from clara_cli.io.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def export_onnx(
     spatial_axes = {axis: f"spatial_{axis - 2}" for axis in range(2, len(shape))}
     candidates = [{0: "batch", **spatial_axes}, {0: "batch"}, {}]
 
-    with atomic_target(path, suffix=".onnx") as temp:
+    with atomic_path(path, suffix=".onnx") as temp:
         for position, axes in enumerate(candidates):
             last = position == len(candidates) - 1
             try:
@@ -89,10 +89,10 @@ def export_onnx(
                 if last:
                     raise ClaraError(
                         f"ONNX export to {path} failed: {type(err).__name__}: "
-                        f"{_first_line(err)}\n"
+                        f"{first_line(err)}\n"
                         "  try another --opset, or export to TorchScript instead"
                     ) from err
-                notes.append(f"export with dynamic axes {axes} failed ({_first_line(err)})")
+                notes.append(f"export with dynamic axes {axes} failed ({first_line(err)})")
                 continue
             diff = max_abs_difference(expected, _run(session, inputs))
             check_parity(model, inputs, diff, tolerance, what=f"ONNX export to {path}")
@@ -199,13 +199,8 @@ def _probe_dynamic_axes(
             diff = max_abs_difference(expected, _run(session, inputs))
         except Exception as err:
             return (
-                f"the exported graph fails on {kind} size {list(probe_shape)} ({_first_line(err)})"
+                f"the exported graph fails on {kind} size {list(probe_shape)} ({first_line(err)})"
             )
         if diff > tolerance:
             return f"the exported graph differs by {diff:.3g} at {kind} size {list(probe_shape)}"
     return None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import copy
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,21 +164,3 @@ def _fp32_noise_floor(
         return max_abs_difference(reference, exact)
     except Exception:  # a diagnostic only: some models refuse float64
         return float("nan")
-
-
-@contextmanager
-def atomic_target(path: str | os.PathLike[str], suffix: str) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it replaces ``path``.
-
-    On any error the temporary file is removed and ``path`` is left untouched, so a failed
-    export never leaves a half-written or unchecked model where validation would load it.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Not mkstemp: its 0600 mode would carry over to the model file.
-    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp{suffix}")
-    try:
-        yield temp
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)

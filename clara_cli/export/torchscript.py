@@ -9,11 +9,10 @@ from pathlib import Path
 
 import torch
 
-from clara_cli.errors import ClaraError
+from clara_cli.errors import ClaraError, first_line
 from clara_cli.export.parity import (
     DEFAULT_TOLERANCE,
     ExportResult,
-    atomic_target,
     check_parity,
     eager_outputs,
     flatten_outputs,
@@ -22,6 +21,7 @@ from clara_cli.export.parity import (
     prepare_model,
     probe_input,
 )
+from clara_cli.io.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def export_torchscript(
     expected = eager_outputs(model, inputs)
     compiled, method, notes = _compile(model, inputs)
 
-    with atomic_target(path, suffix=".ts") as temp:
+    with atomic_path(path, suffix=".ts") as temp:
         try:
             torch.jit.save(compiled, str(temp))
             reloaded = torch.jit.load(str(temp), map_location="cpu").eval()
@@ -97,7 +97,7 @@ def _compile(
         return torch.jit.script(model), "script", []
     except Exception as script_error:
         reason = (
-            f"torch.jit.script failed ({type(script_error).__name__}: {_first_line(script_error)})"
+            f"torch.jit.script failed ({type(script_error).__name__}: {first_line(script_error)})"
         )
         logger.warning("%s; falling back to torch.jit.trace", reason)
     try:
@@ -107,14 +107,9 @@ def _compile(
         raise ClaraError(
             f"cannot export {type(model).__name__} to TorchScript: {reason}, and "
             f"torch.jit.trace failed too ({type(trace_error).__name__}: "
-            f"{_first_line(trace_error)})\n"
+            f"{first_line(trace_error)})\n"
             "  check that the input shape fits the network (e.g. AHNet needs sizes divisible "
             "by 32, and by 128 in the first two spatial axes with psp_block_num=4)"
         ) from trace_error
     note = f"{reason}; traced instead: control flow is frozen for the probe input's shape"
     return traced, "trace", [note]
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else "no message"

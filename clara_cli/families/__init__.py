@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -94,9 +94,10 @@ class Family:
             ``CLARA_FAMILY: NAME`` in environment.json.
         description: one line.
         phantoms: the synthetic datasets it writes.
-        workflows: command -> workflow name this family runs for the archives it claims
-            (``{"validate": "deepgrow_validate"}``); the workflows themselves are registered
-            by ``register``.
+        workflows: command -> the workflow this family runs for the archives it claims:
+            ``"module:attribute"`` of a workflow object (``{"validate":
+            "clara_cli.families.deepgrow.validate:WORKFLOW"}``), or the name of a workflow
+            its ``register`` hook registered.
         processing_tasks: Clara ``PROCESSING_TASK`` values that select this family too
             (``("annotation",)`` for DeepGrow), so unchanged Clara archives are claimed.
         register: ``"module:function"`` called once when the family is loaded, to register
@@ -195,6 +196,39 @@ def family_for(variables: Mapping[str, Any]) -> Family | None:
     return next((f for f in load_families().values() if f.claims(variables)), None)
 
 
+def workflow_for(command: str, variables: Mapping[str, Any]) -> Any:
+    """The workflow that runs `command` for an archive with these variables.
+
+    A family that claims the archive (``CLARA_FAMILY``, or Clara's ``PROCESSING_TASK``) and
+    names a workflow for the command gets it; otherwise the built-in workflow of that name.
+
+    Raises:
+        ConfigError: ``CLARA_FAMILY`` names no installed family, or no workflow is found.
+    """
+    from clara_cli.workflows.base import get_workflow
+
+    family = family_for(variables)
+    target = family.workflows.get(command) if family is not None else None
+    if target is None:
+        return get_workflow(command)
+    return _load(target) if ":" in target else get_workflow(target)
+
+
+def run_for_archive(
+    command: str, request: Any, options: Any = None, launch: Any = None, debug: bool = False
+) -> Any:
+    """Run `command` on `request`'s archive with the workflow its family (if any) chooses.
+
+    What `clara train|validate|infer|export` call: the config is read once here, the
+    workflow chosen (:func:`workflow_for`), and every rank loads the families first so their
+    wiring rules and components exist in spawned workers too. Returns rank 0's result.
+    """
+    from clara_cli.workflows.runner import run_command
+
+    workflow = workflow_for(command, request.load().variables)
+    return run_command(workflow, request, options, launch, debug, setup=load_families)
+
+
 def phantoms() -> dict[str, Phantom]:
     """Every phantom of every family, by name."""
     return {p.name: p for f in load_families().values() for p in f.phantoms}
@@ -209,6 +243,6 @@ def _add(module: Any, where: str) -> None:
     add_family(family)
 
 
-def _load(target: str) -> Callable[..., Any]:
+def _load(target: str) -> Any:
     module, _, attribute = target.partition(":")
-    return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), attribute)

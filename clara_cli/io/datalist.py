@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import os
 import random
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from clara_cli.errors import DataError
+from clara_cli.io.atomic import atomic_write_text
 
 Item = dict[str, Any]
 Datalist = dict[str, list[Item]]
@@ -60,19 +60,8 @@ def _unique_keys(path: Path) -> Any:
 
 
 def write_datalist(path: str | os.PathLike[str], datalist: dict[str, Any]) -> Path:
-    """Write `datalist` as indented JSON, atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump(datalist, stream, indent=2)
-            stream.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write `datalist` as indented JSON, atomically, with the umask's file mode."""
+    return atomic_write_text(path, json.dumps(datalist, indent=2) + "\n")
 
 
 def resolve_items(items: Iterable[Item], base_dir: str | os.PathLike[str]) -> list[Item]:
@@ -86,46 +75,6 @@ def resolve_items(items: Iterable[Item], base_dir: str | os.PathLike[str]) -> li
                 item[key] = str(base / item[key])
         resolved.append(item)
     return resolved
-
-
-def check_datalist(
-    path: str | os.PathLike[str],
-    base_dir: str | os.PathLike[str] | None = None,
-    keys: Sequence[str] = ("training", "validation"),
-) -> Datalist:
-    """Read a datalist and check that every image/label of `keys` exists.
-
-    Args:
-        path: the datalist JSON.
-        base_dir: folder relative paths start from; defaults to the datalist's folder.
-        keys: the lists to check; a missing key is an error.
-
-    Raises:
-        DataError: listing the missing keys or (the first few) missing files.
-    """
-    path = Path(path)
-    base = Path(base_dir) if base_dir is not None else path.parent
-    datalist = read_datalist(path)
-    absent_keys = [key for key in keys if key not in datalist]
-    if absent_keys:
-        raise DataError(
-            f"{path}: no {', '.join(map(repr, absent_keys))} list; keys found: "
-            f"{', '.join(datalist) or 'none'}"
-        )
-    missing = []
-    for key in keys:
-        for index, item in enumerate(resolve_items(datalist[key], base)):
-            for field in PATH_KEYS:
-                if field in item and not Path(item[field]).exists():
-                    missing.append(f"{key}[{index}].{field}: {item[field]}")
-    if missing:
-        shown = "\n  ".join(missing[:5])
-        more = f"\n  ... and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise DataError(
-            f"{path}: {len(missing)} listed file(s) do not exist (paths are relative to {base}):"
-            f"\n  {shown}{more}"
-        )
-    return datalist
 
 
 def split_items(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from clara_cli.errors import DataError
+from clara_cli.errors import DataError, first_line
 
 if TYPE_CHECKING:
     import SimpleITK as sitk
@@ -125,7 +125,7 @@ def read_dicom_series(folder: TypePath, series_uid: str | None = None) -> sitk.I
         image = reader.Execute()
     except RuntimeError as err:
         raise DataError(
-            f"cannot read DICOM series {chosen.uid!r} in {str(folder)!r}: {_first_line(err)}"
+            f"cannot read DICOM series {chosen.uid!r} in {str(folder)!r}: {first_line(err)}"
         ) from None
     finally:
         sitk.ProcessObject.SetGlobalWarningDisplay(warnings_shown)
@@ -167,7 +167,7 @@ def read_image(path: TypePath, series_uid: str | None = None) -> sitk.Image:
         return sitk.ReadImage(str(path))
     except RuntimeError as err:
         raise DataError(
-            f"cannot read image {str(path)!r}: {_first_line(err)}\n"
+            f"cannot read image {str(path)!r}: {first_line(err)}\n"
             "  is the file complete and of the format its suffix says?"
         ) from None
 
@@ -210,18 +210,7 @@ def write_image(image: sitk.Image, path: TypePath, *, compress: bool = True) -> 
         for produced in sorted(staging.iterdir(), key=lambda p: p.name == path.name):
             os.replace(produced, path.parent / produced.name)
     except (RuntimeError, OSError) as err:
-        raise DataError(f"cannot write image {str(path)!r}: {_first_line(err)}") from None
+        raise DataError(f"cannot write image {str(path)!r}: {first_line(err)}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
-
-
-def _first_line(err: BaseException) -> str:
-    """The useful part of a SimpleITK exception, which spans several lines of C++ context."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    for line in lines:
-        # SimpleITK messages look like "Exception thrown in SimpleITK ReadImage: /path/file.cxx:123:"
-        # followed by "sitk::ERROR: <the reason>".
-        if "ERROR:" in line:
-            return line.split("ERROR:", 1)[1].strip()
-    return lines[-1] if lines else type(err).__name__

@@ -10,10 +10,9 @@ Typical use in a worker::
 
     ctx = init_distributed("cpu")
     try:
-        ...  # build, wrap in DDP when ctx.is_distributed, train
-        main_rank_only(ctx, save_checkpoint, state, path)
+        ...  # build, wrap in DDP when ctx.is_distributed, train; write files if ctx.is_main
     finally:
-        shutdown(ctx)  # or: with distributed("cpu") as ctx: ...
+        shutdown(ctx)
 """
 
 from __future__ import annotations
@@ -22,8 +21,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -228,26 +226,6 @@ def shutdown(ctx: DistContext) -> None:
     dist.destroy_process_group()
 
 
-@contextmanager
-def distributed(device: str = "auto", **kwargs: Any) -> Iterator[DistContext]:
-    """``with distributed("cpu") as ctx:`` runs :func:`init_distributed`, then :func:`shutdown`."""
-    ctx = init_distributed(device, **kwargs)
-    try:
-        yield ctx
-    finally:
-        shutdown(ctx)
-
-
-def barrier(ctx: DistContext) -> None:
-    """Wait until every rank gets here (no-op with one process)."""
-    if not ctx.is_distributed:
-        return
-    if ctx.backend == "nccl":
-        dist.barrier(device_ids=[ctx.local_rank])
-    else:
-        dist.barrier()
-
-
 def all_gather_objects(ctx: DistContext, obj: T) -> list[T]:
     """Collect one picklable object from every rank, in rank order, on every rank.
 
@@ -258,16 +236,6 @@ def all_gather_objects(ctx: DistContext, obj: T) -> list[T]:
     gathered: list[Any] = [None] * ctx.world_size
     dist.all_gather_object(gathered, obj)
     return gathered
-
-
-def main_rank_only(ctx: DistContext, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-    """Call ``fn(*args, **kwargs)`` on rank 0 only; other ranks get ``None`` without waiting.
-
-    Use it for every file write, log line and progress bar, so rank checks live in one place.
-    """
-    if ctx.is_main:
-        return fn(*args, **kwargs)
-    return None
 
 
 def silence_other_ranks(ctx: DistContext) -> None:

@@ -2,8 +2,8 @@
 
 ``clara train --gpus N`` calls :func:`launch` with a top-level worker function; each worker
 calls :func:`clara_cli.launch.process_group.init_distributed` first. When this process was
-itself started by torchrun or srun (:func:`already_launched`), the caller runs the worker
-function directly instead of spawning again.
+itself started by torchrun or srun (:func:`clara_cli.launch.process_group.detect_launch_env`),
+the caller runs the worker function directly instead of spawning again.
 
 If any worker fails, the agent stops the others (no rank is left blocked in a collective)
 and :func:`launch` raises one :class:`~clara_cli.errors.DistributedError` carrying the
@@ -24,14 +24,13 @@ import sys
 import tempfile
 import time
 import traceback
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from clara_cli.errors import DistributedError
-from clara_cli.launch.process_group import detect_launch_env
+from clara_cli.io.atomic import atomic_write_text
 
 
 @dataclass
@@ -49,8 +48,9 @@ class LaunchSpec:
         device: ``"cuda"`` (NCCL, one GPU per worker) or ``"cpu"`` (gloo).
         monitor_interval: seconds between the agent's checks of its workers.
         shutdown_timeout: seconds the agent waits after SIGTERM before SIGKILL.
-        run_id: job id for the c10d rendezvous, the same on every node (default "clara");
-            a random id otherwise.
+        run_id: job id, the same on every node (default "clara"): the static rendezvous
+            prefixes every key of node 0's store with it, so nodes with different ids would
+            wait for each other forever.
     """
 
     nproc_per_node: int
@@ -67,11 +67,6 @@ class LaunchSpec:
 
 class WorkerTraceback(Exception):
     """The traceback text of a failed worker, chained under the DistributedError."""
-
-
-def already_launched() -> bool:
-    """True when torchrun/srun (or our own launcher) started this process: do not spawn again."""
-    return detect_launch_env() is not None
 
 
 def check_gpus(requested: int) -> None:
@@ -156,8 +151,10 @@ def launch(spec: LaunchSpec, entrypoint: Callable[..., Any], *args: Any) -> list
 
 
 def _default_run_id(spec: LaunchSpec) -> str:
-    # Nodes meeting at a c10d endpoint must share the run id; a static job needs none.
-    return "clara" if spec.rdzv_endpoint is not None else f"clara-{uuid.uuid4().hex[:12]}"
+    # Every node must use the same id, with c10d (nodes meet under it) and static rendezvous
+    # alike (keys in node 0's store are prefixed with it). Separate jobs on one machine are
+    # kept apart by their ports/endpoints, not by the id.
+    return "clara"
 
 
 def _run_worker(error_dir: str, entrypoint: Callable[..., Any], *args: Any) -> Any:
@@ -179,10 +176,7 @@ def _run_worker(error_dir: str, entrypoint: Callable[..., Any], *args: Any) -> A
             "where": _innermost_frame(err),
             "traceback": "".join(traceback.format_exception(err)),
         }
-        path = Path(error_dir) / f"rank{rank}.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(Path(error_dir) / f"rank{rank}.json", json.dumps(record))
         sys.stderr.flush()
         sys.exit(1)
 

@@ -63,8 +63,3 @@ ANY_KIND_ORDER = (
 def registry(kind: str) -> Registry:
     """The table for one kind (built on first use; importing MONAI happens here)."""
     return Registry(kind, _MODULES[kind])
-
-
-def kinds() -> tuple[str, ...]:
-    """Every kind of component."""
-    return tuple(_MODULES)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from clara_cli.io.atomic import atomic_path
 from clara_cli.report.tables import Row
 
 ArrayLayout = Literal["monai", "sitk"]
@@ -281,17 +282,13 @@ def _pyplot() -> Any:
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
     import matplotlib.pyplot as plt
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.tmp.png")
     try:
         fig.tight_layout()
-        fig.savefig(temp, dpi=_DPI)
-        os.replace(temp, target)
+        with atomic_path(path, suffix=".png") as temp:
+            fig.savefig(temp, dpi=_DPI)
     finally:
         plt.close(fig)
-        temp.unlink(missing_ok=True)
-    return target
+    return Path(path)
 
 
 def _display_plane(

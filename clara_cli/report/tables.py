@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from clara_cli.errors import DataError
+from clara_cli.io.atomic import atomic_write_text
 
 Row = Mapping[str, Any]
 METRICS = ("dice", "hd95")
@@ -44,26 +45,33 @@ def write_case_table(rows: Sequence[Row], path: str | os.PathLike[str]) -> Path:
     for row in rows:
         values = [row[metric][name] for metric in METRICS for name in class_names]
         writer.writerow([row["case"]] + [_format_cell(value) for value in values])
-    return _write_atomic(Path(path), buffer.getvalue())
+    return atomic_write_text(Path(path), buffer.getvalue())
 
 
-def read_case_table(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read a table written by `write_case_table` back into rows (empty cells become NaN)."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
-        rows: list[dict[str, Any]] = []
-        for record in reader:
-            row: dict[str, Any] = {"case": record["case"]}
-            for metric in METRICS:
-                prefix = f"{metric}_"
-                row[metric] = {
-                    column[len(prefix) :]: _parse_cell(record[column])
-                    for column in columns
-                    if column.startswith(prefix)
-                }
-            rows.append(row)
-    return rows
+def write_long_table(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], path: str | os.PathLike[str]
+) -> Path:
+    """Write rows of plain values as a CSV with `columns` (None and NaN as empty cells).
+
+    For reports with one line per measurement (DeepGrow: one per sample and click count)
+    rather than one per case. The file is replaced atomically.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(list(columns))
+    for row in rows:
+        cells = [row.get(column) for column in columns]
+        writer.writerow(
+            [
+                ""
+                if cell is None or (isinstance(cell, float) and math.isnan(cell))
+                else repr(cell)
+                if isinstance(cell, float)
+                else cell
+                for cell in cells
+            ]
+        )
+    return atomic_write_text(Path(path), buffer.getvalue())
 
 
 def summarize(rows: Sequence[Row]) -> dict[str, Any]:
@@ -100,7 +108,7 @@ def summarize(rows: Sequence[Row]) -> dict[str, Any]:
 def write_summary(summary: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write the summary as indented JSON (NaN as null), replacing ``path`` atomically."""
     text = json.dumps(_nan_to_none(summary), indent=2, allow_nan=False) + "\n"
-    return _write_atomic(Path(path), text)
+    return atomic_write_text(Path(path), text)
 
 
 def format_summary(summary: Mapping[str, Any]) -> str:
@@ -192,19 +200,3 @@ def _format_cell(value: float) -> str:
 
 def _parse_cell(text: str) -> float:
     return math.nan if text == "" else float(text)
-
-
-def _write_atomic(path: Path, text: str) -> Path:
-    """Write to a temporary file next to ``path`` then rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A unique name in the same directory (os.replace is atomic only within a filesystem);
-    # not mkstemp, whose 0600 mode would carry over to the report.
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temp, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return path

@@ -1,34 +1,40 @@
-"""Run a command's workflow for an MMAR: read the config once, pick the workflow (a model
-family may claim the archive), lay out the processes, run every rank.
+"""Run a workflow for an MMAR: read the config once, lay out the processes, run every rank.
 
-This is what `clara train|validate|infer` call; tests and notebooks can call it too.
+This is what `clara train|validate|infer|export` call (after
+:func:`clara_cli.families.workflow_for` chose the workflow: a model family may claim the
+archive); tests and notebooks can call it too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from clara_cli.launch.jobs import LaunchOptions, plan_job, run_job
-from clara_cli.workflows.base import get_workflow, workflow_for
+from clara_cli.workflows.base import Workflow, get_workflow
 from clara_cli.workflows.session import RunRequest
 
 
 def run_command(
-    command: str,
+    workflow: Workflow | str,
     request: RunRequest,
     options: Any = None,
     launch: LaunchOptions | None = None,
     debug: bool = False,
+    setup: Callable[[], Any] | None = None,
 ) -> Any:
-    """Run `command` ("train", "validate", "infer") on `request`'s archive.
+    """Run a workflow on `request`'s archive, in one process or as the layout says.
 
     Args:
-        command: the CLI command; the workflow is the family's for it, else the built-in one.
+        workflow: the workflow object, or the name of a registered one ("train", ...).
         request: the archive, config, variables and device.
         options: the workflow's options (its ``options_type``); None: its defaults.
         launch: the process layout; None: one process (or the config's ``multi_gpu``).
         debug: workers log at debug level and keep third-party warnings.
+        setup: a top-level function every rank calls first (the CLI passes
+            ``clara_cli.families.load_families``, so spawned workers know the families'
+            wiring rules and components too).
 
     Returns:
         Rank 0's result, or None in a process that does not hold rank 0.
@@ -41,7 +47,8 @@ def run_command(
     from clara_cli.mmar.variables import substitute
 
     mmar = request.load()
-    workflow = workflow_for(command, mmar.variables)
+    if isinstance(workflow, str):
+        workflow = get_workflow(workflow)
     if options is None:
         options = workflow.options_type()
     multi_gpu = "multi_gpu" in mmar.variables and _truthy(
@@ -55,9 +62,14 @@ def run_command(
         master_addr=launch.master_addr,
         master_port=launch.master_port,
     )
-    return run_job(plan, run_workflow, (workflow.name, request, options), debug)
+    return run_job(plan, run_workflow, (workflow, request, options, setup), debug)
 
 
-def run_workflow(name: str, request: RunRequest, options: Any) -> Any:
-    """One rank: run the registered workflow `name` (a top-level function: workers get it)."""
-    return get_workflow(name).run(request, options)
+def run_workflow(
+    workflow: Workflow, request: RunRequest, options: Any, setup: Callable[[], Any] | None = None
+) -> Any:
+    """One rank: set up, then run the workflow (a top-level function: the launcher pickles it,
+    and the workflow object travels by value, its class by reference)."""
+    if setup is not None:
+        setup()
+    return workflow.run(request, options)

@@ -8,9 +8,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from clara_cli import families
 from clara_cli.cli.main import cli
 from clara_cli.launch import jobs
-from clara_cli.workflows import runner
 
 SPLEEN = Path(__file__).parents[2] / "mmars" / "clara_pt_spleen_ct_segmentation"
 LAUNCH_FLAGS = ("--gpus", "--nproc", "--nnodes", "--node-rank", "--master-addr", "--master-port")
@@ -28,7 +28,7 @@ def no_gpus(monkeypatch):
 def captured(monkeypatch):
     """Replace the job runner: record what the command asked for, run nothing."""
     calls = []
-    monkeypatch.setattr(runner, "run_command", lambda *args: calls.append(args))
+    monkeypatch.setattr(families, "run_for_archive", lambda *args: calls.append(args))
     return calls
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from clara_cli.engine import amp
-from clara_cli.engine.amp import AmpSettings, apply_backend_flags, resolve_amp
+from clara_cli.engine.amp import AmpSettings, resolve_amp
 
 
 @pytest.fixture(autouse=True)
@@ -75,28 +75,3 @@ def test_cpu_without_native_bf16_turns_amp_off_with_one_notice(monkeypatch, amp_
     with settings.autocast():
         assert torch.nn.Linear(4, 4)(torch.ones(2, 4)).dtype == torch.float32
     assert len(amp_log.records) == 1 and "training in fp32" in amp_log.records[0].getMessage()
-
-
-def test_backend_flags_are_set_and_restored():
-    saved = (
-        torch.backends.cuda.matmul.allow_tf32,
-        torch.backends.cudnn.allow_tf32,
-        torch.backends.cudnn.benchmark,
-    )
-    try:
-        apply_backend_flags(tf32=True, cudnn_benchmark=True)
-        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
-        assert torch.backends.cudnn.benchmark
-        apply_backend_flags(tf32=False, cudnn_benchmark=False)
-        assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.benchmark
-    finally:
-        apply_backend_flags(saved[0], saved[2])
-
-
-def test_cudnn_benchmark_yields_to_determinism(amp_log):
-    try:
-        apply_backend_flags(tf32=False, cudnn_benchmark=True, deterministic=True)
-        assert not torch.backends.cudnn.benchmark
-        assert "ignored because determinism is on" in amp_log.text
-    finally:
-        apply_backend_flags(False, False)

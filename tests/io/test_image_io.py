@@ -5,7 +5,6 @@ import pytest
 import SimpleITK as sitk
 
 from clara_cli.errors import DataError
-from clara_cli.io import image as image_io
 from clara_cli.io.image import (
     image_suffix,
     list_dicom_series,
@@ -119,5 +118,9 @@ def test_empty_folder_is_not_a_series(tmp_path):
 
 
 def test_first_line_of_sitk_errors():
+    from clara_cli.errors import first_line
+
     err = RuntimeError("Exception thrown in X: /a/b.cxx:9:\nsitk::ERROR: The file is bad.")
-    assert image_io._first_line(err) == "The file is bad."
+    assert first_line(err) == "The file is bad."
+    assert first_line(RuntimeError("\n  first\nsecond")) == "first"
+    assert first_line(KeyError()) == "KeyError"

@@ -34,9 +34,9 @@ def no_launcher(monkeypatch):
         monkeypatch.delenv(name)
     calls = {"here": [], "launch": []}
 
-    def run_here(kind, request, options):
-        calls["here"].append((kind, request))
-        return f"{kind} result"
+    def run_here(workflow, request, options, setup):
+        calls["here"].append((workflow.name, request))
+        return f"{workflow.name} result"
 
     def fake_launch(spec, entrypoint, *args):
         calls["launch"].append((spec, entrypoint, args))
@@ -74,8 +74,8 @@ def test_cpu_processes_with_gpus_or_nproc(tmp_path, no_launcher, monkeypatch):
     assert [(s.nproc_per_node, s.device) for s in specs] == [(2, "cpu"), (2, "cpu")]
     spec, entrypoint, args = no_launcher["launch"][0]
     assert entrypoint is jobs.run_worker  # a top-level function the launcher can pickle
-    worker, (name, request, _options), _debug = args
-    assert name == "validate" and request.device == "cpu"
+    worker, (workflow, request, _options, _setup), _debug = args
+    assert workflow.name == "validate" and request.device == "cpu"
 
 
 def test_asking_for_gpus_that_are_not_there_says_how_to_use_the_cpu(tmp_path, monkeypatch):
@@ -185,6 +185,6 @@ def test_the_config_is_read_once_and_travels_to_the_workers(tmp_path, no_launche
     original = loader.load_json
     monkeypatch.setattr(loader, "load_json", lambda path: reads.append(path) or original(path))
     run_job("validate", _request(tmp_path, "cpu", multi_gpu=False), LaunchOptions(nproc=2))
-    (_spec, _entry, (_worker, (_name, request, _options), _debug)) = no_launcher["launch"][0]
+    (_spec, _entry, (_worker, (_wf, request, _options, _setup), _debug)) = no_launcher["launch"][0]
     assert request.mmar is not None  # workers reuse it: no second read
     assert [p.name for p in reads] == ["config_train.json"]

@@ -7,6 +7,8 @@ import os
 import signal
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -15,14 +17,28 @@ from clara_cli.errors import DistributedError
 from clara_cli.launch import spawn as launch_mod
 from clara_cli.launch.process_group import (
     all_gather_objects,
-    distributed,
+    detect_launch_env,
     init_distributed,
     shutdown,
     silence_other_ranks,
 )
-from clara_cli.launch.spawn import LaunchSpec, already_launched, check_gpus, launch
+from clara_cli.launch.spawn import LaunchSpec, check_gpus, launch
 
 # Worker entrypoints must be top-level functions: the launcher pickles them by name.
+
+
+@contextmanager
+def distributed(device: str) -> Iterator:
+    """Join the launcher's process group for the body of a test worker, then leave it."""
+    ctx = init_distributed(device)
+    try:
+        yield ctx
+    finally:
+        shutdown(ctx)
+
+
+def already_launched() -> bool:
+    return detect_launch_env() is not None
 
 
 def toy_all_reduce(offset: int) -> dict:
@@ -215,3 +231,10 @@ def test_a_peer_loss_error_is_not_taken_for_the_root_cause(tmp_path):
         record.update(where="", traceback="")
         (tmp_path / f"rank{record['rank']}.json").write_text(json.dumps(record))
     assert [r["rank"] for r in launch_mod._read_records(tmp_path)] == ["1", "0"]
+
+
+def test_every_node_of_a_static_job_uses_the_same_run_id():
+    # The static rendezvous prefixes node 0's store keys with the run id: per-node random ids
+    # made two nodes wait for each other forever.
+    specs = [LaunchSpec(1, nnodes=2, node_rank=r, master_port=29611, device="cpu") for r in (0, 1)]
+    assert {launch_mod._default_run_id(spec) for spec in specs} == {"clara"}

@@ -1,5 +1,8 @@
 """`clara export`: an MMAR's checkpoint to TorchScript (MMAR_TORCHSCRIPT) and/or ONNX.
 
+A single-process workflow (the export runs on the CPU); the format writers and the parity
+check live in `clara_cli/export/`.
+
 The network is rebuilt from the checkpoint's `train_conf` (else from config_train.json) as
 validation does, exported, and the exported file is run next to the eager model on a seeded
 random input of the config's patch shape: the export fails, and nothing is written, when the
@@ -10,10 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from clara_cli.errors import ConfigError
+from clara_cli.workflows.session import RunRequest, Session
 
 log = logging.getLogger("clara")
 
@@ -22,8 +27,40 @@ FORMATS = ("torchscript", "onnx")
 SHAPE_VARIABLES = ("patch_size", "roi_size")
 
 
+@dataclass(frozen=True)
+class ExportOptions:
+    """`clara export`'s own options.
+
+    Attributes:
+        formats: any of "torchscript" and "onnx".
+        input_shape: `[batch, channels, spatial...]` of the parity check; None: from the config.
+        tolerance: the largest accepted max abs difference; None means 1e-4.
+    """
+
+    formats: tuple[str, ...] = ("torchscript",)
+    input_shape: tuple[int, ...] | None = None
+    tolerance: float | None = None
+
+
+class ExportWorkflow:
+    """Checkpoint to TorchScript/ONNX, each checked against the eager model."""
+
+    name = "export"
+    command = "export"
+    default_config = "config/config_train.json"
+    options_type = ExportOptions
+
+    def run(self, request: RunRequest, options: ExportOptions) -> list[Any]:
+        """Export in this process (always one process, on the CPU)."""
+        return export_mmar(request, options.formats, options.input_shape, options.tolerance)
+
+
+#: Registered lazily by name in clara_cli.workflows.base.
+WORKFLOW = ExportWorkflow()
+
+
 def export_mmar(
-    request: Any,
+    request: RunRequest,
     formats: Sequence[str] = ("torchscript",),
     input_shape: Sequence[int] | None = None,
     tolerance: float | None = None,
@@ -82,7 +119,7 @@ def export_mmar(
         distributed.shutdown(session.dist)
 
 
-def default_input_shape(session: Any, network: Any) -> list[int]:
+def default_input_shape(session: Session, network: Any) -> list[int]:
     """`[1, in_channels, *patch]`: patch from patch_size/roi_size, channels from the network.
 
     Raises:
@@ -106,7 +143,7 @@ def _in_channels(network: Any) -> int:
     return int(first.shape[1]) if first is not None else 1
 
 
-def _target(session: Any, kind: str) -> Path:
+def _target(session: Session, kind: str) -> Path:
     torchscript = session.path_var("MMAR_TORCHSCRIPT")
     return torchscript if kind == "torchscript" else torchscript.with_suffix(".onnx")
 
