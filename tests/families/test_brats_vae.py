@@ -161,3 +161,21 @@ def test_survives_the_bf16_to_fp32_redo():
     assert all(torch.isfinite(p).all() for p in plain.parameters())
     output = trainer.state.output[0]
     assert math.isfinite(float(output["loss"])) and float(output[VAE_LOSS]) > 0
+
+
+def test_an_evaluator_given_the_iteration_evaluates_as_usual():
+    from monai.engines import SupervisedEvaluator
+
+    torch.manual_seed(0)
+    network = _FakeVAE()
+    outputs = []
+    for iteration in (None, VAELossIteration()):
+        evaluator = SupervisedEvaluator(
+            device=torch.device("cpu"),
+            val_data_loader=_loader(),
+            network=network,
+            iteration_update=iteration,
+        )
+        evaluator.run()
+        outputs.append(evaluator.state.output[0]["pred"])
+    assert torch.equal(outputs[0], outputs[1])

@@ -53,8 +53,7 @@ def _request(mmar: Path, config: str, data: Path, **extra) -> RunRequest:
 
 
 def test_train_validate_infer_export(layout_data, tmp_path):
-    from clara_cli.export.archive import export_mmar
-
+    from clara_cli.workflows.export import export_mmar
     from clara_cli.workflows.infer import InferOptions, infer
     from clara_cli.workflows.train import train
     from clara_cli.workflows.validate import validate

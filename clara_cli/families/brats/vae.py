@@ -47,9 +47,10 @@ class VAELossIteration:
         from monai.engines import SupervisedTrainer
 
         if not isinstance(engine, SupervisedTrainer):
-            raise ConfigError(
-                f"VAELossIteration runs inside a SupervisedTrainer, not {type(engine).__name__}"
-            )
+            # An evaluator given this iteration (a wiring rule that hands the section's
+            # `iteration` to evaluators as well, as DeepGrow's does) evaluates as usual: the
+            # VAE branch does not run outside training.
+            return engine._iteration(engine, batchdata)
         network, loss_function = engine.network, engine.loss_function
         split = _LogitsOnly(network)
         engine.network = split
