@@ -19,8 +19,11 @@ RandSlicesd; prepared = 2D slice files, Load, window, centre crop/pad to the sam
 
 Usage::
 
-    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/bench_segthor.py            # ~15 min
-    .venv/bin/python benchmarks/bench_segthor.py --encoders resnet34 --steps 3 --no-data
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/bench_segthor.py --batch 8 --depth 32 --steps 2 --no-data
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/bench_segthor.py --no-compute
+
+Emulated bf16 (a CPU without AVX512_BF16/AMX) is 30-50x slower than fp32: the compute part
+then takes most of an hour on 2 cores, nearly all of it in the bf16 steps.
 """
 
 from __future__ import annotations
