@@ -3,13 +3,57 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from clara_cli.cli.errors import configure_logging
 from clara_cli.cli.options import device_option, launch_options, mmar_options
 from clara_cli.cli.overrides import ClaraCommand, parse_overrides
+
+if TYPE_CHECKING:
+    from clara_cli.workflows.prompts import PromptSet
+
+
+class PointParam(click.ParamType):
+    """``X,Y,Z``: three numbers (a click)."""
+
+    name = "X,Y,Z"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[float, ...]:
+        if isinstance(value, tuple):
+            return value
+        from clara_cli.errors import DataError
+        from clara_cli.workflows.prompts import parse_point
+
+        try:
+            return parse_point(str(value))
+        except DataError:
+            self.fail(f"expected X,Y,Z (three numbers, no spaces), not {value!r}.", param, ctx)
+
+
+def _prompts(
+    foreground: tuple[tuple[float, ...], ...],
+    background: tuple[tuple[float, ...], ...],
+    mm: bool,
+    clicks_file: Path | None,
+) -> PromptSet | None:
+    from clara_cli.workflows.prompts import PointPrompts, PromptSet, load_clicks
+
+    space = "mm" if mm else "voxel"
+    if clicks_file is not None:
+        if foreground or background:
+            raise click.UsageError("give clicks with --fg/--bg or with --clicks, not both")
+        return load_clicks(clicks_file, space)
+    if background and not foreground:
+        raise click.UsageError("--bg needs at least one --fg click (the structure to segment)")
+    if mm and not foreground:
+        raise click.UsageError("--mm applies to --fg/--bg or --clicks; none was given")
+    if not foreground:
+        return None
+    return PromptSet(single=PointPrompts(tuple(foreground), tuple(background), space))
 
 
 @click.command("infer", cls=ClaraCommand)
@@ -32,6 +76,33 @@ from clara_cli.cli.overrides import ClaraCommand, parse_overrides
 @click.option(
     "--probabilities", is_flag=True, help="Also write the soft output as <case>_prob.nii.gz."
 )
+@click.option(
+    "--fg",
+    "foreground",
+    type=PointParam(),
+    multiple=True,
+    help="A foreground click X,Y,Z on the --input image, for click models (DeepGrow); "
+    "repeat for more. Voxel indices (as ITK-SNAP shows them) unless --mm.",
+)
+@click.option(
+    "--bg",
+    "background",
+    type=PointParam(),
+    multiple=True,
+    help="A background click X,Y,Z (outside the structure); repeat for more.",
+)
+@click.option(
+    "--mm",
+    is_flag=True,
+    help="Clicks are physical LPS millimetres (ITK's world coordinates), not voxel indices.",
+)
+@click.option(
+    "--clicks",
+    "clicks_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='Clicks of many cases: {"case": {"fg": [[x,y,z], ...], "bg": [...]}} (cases named '
+    "like the outputs).",
+)
 @device_option
 @launch_options
 def command(
@@ -43,6 +114,10 @@ def command(
     input_path: Path | None,
     output_dir: Path | None,
     probabilities: bool,
+    foreground: tuple[tuple[float, ...], ...],
+    background: tuple[tuple[float, ...], ...],
+    mm: bool,
+    clicks_file: Path | None,
     device: str,
     **launch: Any,
 ) -> None:
@@ -53,19 +128,25 @@ def command(
     spacing, origin and direction, so they overlay it in 3D Slicer or ITK-SNAP. An input that
     cannot be read is reported and skipped; the exit code is then 1.
 
+    Click models (DeepGrow) segment the structure under the clicks: --fg/--bg for one image,
+    --clicks FILE for many; other models refuse clicks.
+
     \b
     Examples:
       clara infer -m mmars/clara_pt_spleen_ct_segmentation -i scan.nii.gz -o out
       clara infer -m MMAR -i imagesTs/ --probabilities
       clara infer -m MMAR --set dont_load_ts_model=false dont_load_ckpt_model=true
+      clara infer -m mmars/clara_pt_deepgrow_3d_annotation -i scan.nii.gz --fg 120,88,31 --bg 140,90,31
+      clara infer -m mmars/clara_pt_deepgrow_3d_annotation -i scans/ --clicks clicks.json
     """
     configure_logging(debug)
+    prompts = _prompts(foreground, background, mm, clicks_file)
     from clara_cli.families import run_for_archive
     from clara_cli.launch.jobs import LaunchOptions
     from clara_cli.workflows.infer import InferOptions
     from clara_cli.workflows.session import RunRequest
 
-    options = InferOptions(input_path, output_dir, probabilities)
+    options = InferOptions(input_path, output_dir, probabilities, prompts=prompts)
     request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), device)
     result = run_for_archive("infer", request, options, LaunchOptions(**launch), debug)
     if result is None:  # not rank 0: rank 0 reports

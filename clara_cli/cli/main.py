@@ -9,7 +9,16 @@ from __future__ import annotations
 import click
 
 from clara_cli import __version__
-from clara_cli.cli import dataconvert, export, infer, prepare_dataset, synth, train, validate
+from clara_cli.cli import (
+    dataconvert,
+    experiments,
+    export,
+    infer,
+    prepare_dataset,
+    synth,
+    train,
+    validate,
+)
 from clara_cli.cli.errors import ClaraGroup
 from clara_cli.cli.options import debug_option
 
@@ -40,5 +49,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-for _module in (dataconvert, prepare_dataset, train, validate, infer, export, synth):
+for _module in (
+    dataconvert,
+    prepare_dataset,
+    train,
+    validate,
+    infer,
+    export,
+    synth,
+    experiments,
+):
     cli.add_command(_module.command)

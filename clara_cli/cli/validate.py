@@ -50,5 +50,7 @@ def command(
         return
     from clara_cli.report.tables import format_summary
 
-    click.echo(format_summary(result.summary))
+    # A family's own validation (DeepGrow's Dice per click) says how its result reads.
+    describe = getattr(result, "describe", None)
+    click.echo(describe() if callable(describe) else format_summary(result.summary))
     click.echo(f"report: {result.output_dir}")

@@ -2,7 +2,9 @@
 
 Each label value of each case becomes its own binary sample: in 3D one volume per (case, label
 value); in 2D one slice per (case, slice, label value) wherever that value is present. Images are
-resampled to `pixdim` first (linear; labels nearest neighbour onto the image's new grid).
+resampled to `pixdim` first (linear; labels nearest neighbour onto the image's new grid). A
+multi-organ label map (BTCV: 13 organs) thus gives one sample per organ and case, named after
+the organ when the dataset's `dataset.json` lists its "labels".
 
 Differences from MONAI's `create_dataset`: samples are NIfTI files that keep their geometry
 (not .npy arrays), the arrays stay in the stored orientation (no RAS reorientation), 2D slices
@@ -84,7 +86,8 @@ def prepare_deepgrow(
 
     Returns:
         The datalist path and counts. Entries hold "image", "label", "region" (the original
-        label value), "case" and, in 2D, "slice".
+        label value), "organ" (its name from dataset.json "labels", else "label_<value>"),
+        "case" and, in 2D, "slice".
     """
     import numpy as np
     import SimpleITK as sitk
@@ -99,6 +102,7 @@ def prepare_deepgrow(
         raise DataError(f"--limit must be 0 (all cases) or positive, not {limit}")
     root, output_dir = Path(root), Path(output_dir)
     pairs = find_msd_cases(root, dataset_json).pairs
+    names = label_names(Path(dataset_json) if dataset_json else root / "dataset.json")
     pairs = pairs[:limit] if limit else pairs
     ensure_output_dir(output_dir, root, overwrite)
     base = Path(".") if relative_path else output_dir.resolve()
@@ -117,7 +121,7 @@ def prepare_deepgrow(
             for region in regions:
                 label_name = f"labels/{case}_region{region}.nii.gz"
                 write_image(_binary(labels == region, label), output_dir / label_name)
-                entries.append(_entry(base, image_name, label_name, region, case))
+                entries.append(_entry(base, image_name, label_name, region, names, case))
             continue
         width = max(3, len(str(labels.shape[0])))
         for k in range(labels.shape[0]):
@@ -131,7 +135,7 @@ def prepare_deepgrow(
             for region in present:
                 label_name = f"labels/{case}_{k:0{width}d}_region{region}.nii.gz"
                 write_image(_binary(slice_array == region, label_slice), output_dir / label_name)
-                entries.append(_entry(base, image_name, label_name, region, case, k))
+                entries.append(_entry(base, image_name, label_name, region, names, case, k))
     if not entries:
         raise DataError(f"no labelled voxels in the {len(pairs)} case(s) of {str(root)!r}")
     training, validation = split_by_case(entries, train_fraction, seed)
@@ -139,6 +143,28 @@ def prepare_deepgrow(
         output_dir / "dataset.json", {"training": training, "validation": validation}
     )
     return DeepgrowReport(datalist, len(pairs), len(entries))
+
+
+def label_names(dataset_json: Path) -> dict[int, str]:
+    """Label value -> name from an MSD dataset.json's "labels" (empty when it has none).
+
+    Raises:
+        DataError: "labels" is not an object of value -> name.
+    """
+    import json
+
+    if not dataset_json.is_file():
+        return {}
+    labels = json.loads(dataset_json.read_text(encoding="utf-8")).get("labels")
+    if labels is None:
+        return {}
+    try:
+        return {int(value): str(name) for value, name in dict(labels).items()}
+    except (TypeError, ValueError):
+        raise DataError(
+            f'{dataset_json}: "labels" must map label values to names, '
+            f'like {{"0": "background", "1": "spleen"}}, not {labels!r}'
+        ) from None
 
 
 def _binary(mask: Any, like: Any) -> Any:
@@ -151,12 +177,19 @@ def _binary(mask: Any, like: Any) -> Any:
 
 
 def _entry(
-    base: Path, image: str, label: str, region: int, case: str, slice_index: int | None = None
+    base: Path,
+    image: str,
+    label: str,
+    region: int,
+    names: dict[int, str],
+    case: str,
+    slice_index: int | None = None,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "image": str(base / image),
         "label": str(base / label),
         "region": region,
+        "organ": names.get(region, f"label_{region}"),
         "case": case,
     }
     if slice_index is not None:

@@ -52,7 +52,11 @@ def atomic_write(
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, durable: bool = False) -> Path:
     """Write ``text`` (UTF-8, newlines as given) to ``path`` atomically."""
-    return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")), durable=durable)
+
+    def write(handle: IO[bytes]) -> None:
+        handle.write(text.encode("utf-8"))
+
+    return atomic_write(path, write, durable=durable)
 
 
 @contextmanager

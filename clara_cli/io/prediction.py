@@ -11,6 +11,12 @@ direction (copied from its header), so the output overlays the input in any view
   grid, linear for scores and probabilities, nearest for label maps; voxels outside the
   cropped region are background. On a 512 x 512 x 100 CT this took 2.3 s against 15 s for
   `Invertd` (linear) and writing, with the same labels up to rounding at near-ties.
+
+Soft outputs become labels by argmax (channel 0 the background), unless the prediction's
+metadata says it is multi-label (:data:`REGION_LABELS_KEY`: one sigmoid channel per region,
+regions may overlap, as BraTS's TC/WT/ET do); its labels are then painted region by region.
+A multi-channel input stored as one 4D file (channels on the 4th axis, as the Medical
+Segmentation Decathlon stores MRI) gives its first three axes as the grid.
 """
 
 from __future__ import annotations
@@ -33,6 +39,11 @@ log = logging.getLogger("clara")
 _RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])
 # Largest difference (mm, or direction cosine) still taken for the same grid.
 _GRID_TOLERANCE = 1e-3
+#: Metadata key of a multi-label prediction: a list of ``[channel, label value]`` pairs. The
+#: label map paints each pair's value where that channel's probability is at least 0.5, in
+#: list order, so later pairs win where regions overlap (BraTS: ``[[1, 2], [0, 1], [2, 4]]``
+#: paints WT as 2, then TC as 1, then ET as 4).
+REGION_LABELS_KEY = "region_labels"
 
 
 @dataclass(frozen=True)
@@ -87,11 +98,17 @@ def read_grid(path: str | Path) -> Grid:
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
         reason = next((line.split("ERROR:", 1)[1] for line in lines if "ERROR:" in line), None)
         raise DataError((reason or lines[-1]).strip()) from None
+    size, spacing, origin = reader.GetSize(), reader.GetSpacing(), reader.GetOrigin()
+    direction = reader.GetDirection()
+    if len(size) == 4:
+        # Channels (or time) on the 4th axis: the grid is the first three axes.
+        size, spacing, origin = size[:3], spacing[:3], origin[:3]
+        direction = [direction[row * 4 + col] for row in range(3) for col in range(3)]
     return Grid(
-        tuple(int(v) for v in reader.GetSize()),
-        tuple(float(v) for v in reader.GetSpacing()),
-        tuple(float(v) for v in reader.GetOrigin()),
-        tuple(float(v) for v in reader.GetDirection()),
+        tuple(int(v) for v in size),
+        tuple(float(v) for v in spacing),
+        tuple(float(v) for v in origin),
+        tuple(float(v) for v in direction),
     )
 
 
@@ -103,7 +120,8 @@ def write_prediction(
     Args:
         pred: channel-first prediction (tensor or MetaTensor): C > 1 channels are class
             scores with channel 0 the background (argmax gives the labels); one channel is a
-            label map or a foreground probability (rounded at 0.5).
+            label map or a foreground probability (rounded at 0.5); a MetaTensor whose meta
+            holds :data:`REGION_LABELS_KEY` has one probability per region (see there).
         grid: the input image's grid.
         seg_path: where the label map goes (`<case>_seg.nii.gz`).
         prob_path: where the soft output goes, as a C-component float32 image; None to skip.
@@ -121,28 +139,35 @@ def write_prediction(
             f"the prediction has shape {list(array.shape)}; expected channel-first with "
             f"{dim} spatial axes like the input"
         )
-    is_label_map = array.shape[0] == 1 and _is_integral(array)
+    regions = region_labels_of(pred, array.shape[0])
+    if regions is not None and (array.min(initial=0.0) < 0.0 or array.max(initial=0.0) > 1.0):
+        raise DataError(
+            "a multi-label prediction must hold probabilities or masks in [0, 1], not values "
+            f"in [{float(array.min()):.3g}, {float(array.max()):.3g}]\n"
+            "  apply Activationsd(sigmoid=True) in the post_transforms before marking regions"
+        )
+    is_label_map = array.shape[0] == 1 and _is_integral(array) and regions is None
     if prob_path is not None and is_label_map:
         raise DataError(
             "--probabilities needs soft outputs, but the config's post_transforms end in a "
             "label map (AsDiscreted); remove that transform or drop --probabilities"
         )
     if _on_grid(pred, array, grid):
-        labels = _label_map(array)
+        labels = _label_map(array, regions)
     else:
         affine = _affine_for_resampling(pred, array, grid)
-        if prob_path is None and array.shape[0] == 2:
+        if prob_path is None and array.shape[0] == 2 and regions is None:
             # The argmax of two linearly interpolated channels is the sign of their
             # interpolated difference: resample one channel instead of two (outside: background).
             difference = _resample(array[1:] - array[:1], affine, grid, linear=True, default=-1.0)
             labels = np.greater(difference[0], 0).view(np.uint8)
         else:
             array = _resample(array, affine, grid, linear=not is_label_map, default=0.0)
-            labels = _label_map(array)
+            labels = _label_map(array, regions)
     write_image(grid.apply(_from_channels_first(labels[None], vector=False)), seg_path)
     if prob_path is not None:
         # Completing the soft output keeps its argmax, so the labels above are unchanged.
-        soft = _complete_softmax(array) if array.shape[0] > 1 else array
+        soft = _complete_softmax(array) if array.shape[0] > 1 and regions is None else array
         write_image(grid.apply(_from_channels_first(soft, vector=True)), prob_path)
     return seg_path, prob_path
 
@@ -181,7 +206,44 @@ def _is_integral(array: np.ndarray) -> bool:
     return bool(np.all(array == np.round(array)))
 
 
-def _label_map(array: np.ndarray) -> np.ndarray:
+def region_labels_of(pred: Any, channels: int) -> list[tuple[int, int]] | None:
+    """The ``(channel, label)`` pairs of a multi-label prediction, None for other outputs.
+
+    Raises:
+        DataError: the pairs are malformed or name a channel the prediction lacks.
+    """
+    meta = getattr(pred, "meta", None)
+    pairs = meta.get(REGION_LABELS_KEY) if isinstance(meta, dict) else None
+    if pairs is None:
+        return None
+    try:
+        checked = [(int(channel), int(value)) for channel, value in pairs]
+    except (TypeError, ValueError):
+        raise DataError(
+            f"{REGION_LABELS_KEY} must be a list of [channel, label value] pairs, not {pairs!r}"
+        ) from None
+    bad = [pair for pair in checked if not 0 <= pair[0] < channels or not 0 < pair[1] <= 65535]
+    if bad or not checked:
+        raise DataError(
+            f"{REGION_LABELS_KEY} {pairs!r}: every pair needs a channel in 0..{channels - 1} "
+            "(the prediction's channels) and a label value in 1..65535"
+        )
+    return checked
+
+
+def paint_regions(array: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
+    """Label map of region probabilities/masks (C, ...): each pair's value where its channel
+    is at least 0.5, painted in order (later pairs win)."""
+    largest = max(value for _, value in pairs)
+    labels = np.zeros(array.shape[1:], dtype=np.uint8 if largest <= 255 else np.uint16)
+    for channel, value in pairs:
+        labels[array[channel] >= 0.5] = value
+    return labels
+
+
+def _label_map(array: np.ndarray, regions: list[tuple[int, int]] | None = None) -> np.ndarray:
+    if regions is not None:
+        return paint_regions(array, regions)
     if array.shape[0] == 2:
         # Same result as argmax (ties go to the background), without an int64 index array.
         return np.greater(array[1], array[0]).view(np.uint8)

@@ -41,6 +41,11 @@ SECTION_KEYS = (
 )
 TOP_SECTIONS = ("train", "validate")
 
+# A JSON object with one of these keys is a component (it names a class, or reuses one).
+COMPONENT_NAME_KEYS = ("name", "path", "ref")
+# A validation/inference config's `model` entries: where the network is loaded from.
+MODEL_LOADER_KEYS = ("ts_path", "ckpt_path")
+
 # Keys of a component object that are not constructor arguments.
 COMPONENT_KEYS = frozenset(
     {

@@ -1,9 +1,11 @@
-"""Turn one section of a substituted MMAR config into Python objects.
+"""Build one section of an MMAR config into Python objects, from its resolved view.
 
 A section (`train`, `validate`, or a validation/inference config's top level) maps keys to
-components. Components are built on demand, so `@name` references resolve in dependency
-order; a reference cycle is an error that lists the chain. Clara 4.0 configs leave the wiring
-implicit (no `@model` anywhere): the `wiring` hook fills the standard arguments.
+components. `resolution.SectionResolver` resolves each key (variables, classes, reference
+and expression markers, switched-off components); this module builds what it resolved, on
+demand, so `@name` references are built in dependency order; a reference cycle is an error
+that lists the chain. Clara 4.0 configs leave the wiring implicit (no `@model` anywhere):
+the engine's `before_build` hook fills the standard arguments.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clara_cli.errors import ComponentError, ConfigError
-from clara_cli.registry import build, builtin
+from clara_cli.mmar.items import REFERENCE, Expression, Reference, ResolvedComponent
+from clara_cli.mmar.resolution import LIST_KEYS, SectionResolver, is_component
+from clara_cli.mmar.variables import truthy
+from clara_cli.registry import build, shims
 
 SKIP = object()  # a disabled component, or one meant for another rank
-_REF = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 
-# Section keys that hold lists, and what a reference to the whole list means.
-_LIST_KEYS = ("pre_transforms", "post_transforms", "handlers", "additional_metrics", "metrics")
+# Kept for callers that imported them from here.
+_truthy = truthy
+__all__ = ["SKIP", "Runtime", "Section", "is_component"]
 
 
 @dataclass
@@ -47,14 +52,19 @@ class Section:
     Args:
         name: "train", "validate", ... (key paths in messages start with it, or are bare
             when the section is a file's top level).
-        spec: the section's substituted JSON.
+        spec: the section's JSON: as written when `variables` are given, else substituted.
         source: the config file, for messages.
         runtime: rank, device and the engine's hooks.
-        conf: the whole substituted config (what `@conf` means).
+        conf: what `@conf` means (the whole substituted config), or a function giving it
+            (called once, when a component first refers to it).
         fallback: a section consulted for references this one does not define (validate →
             train, as Clara resolved `@model` in the validate section).
         prefix: key-path prefix; "" for a file's top level.
+        variables: the run's variables: each component's `{VAR}`s are substituted when it is
+            resolved, so a disabled one never needs its variables.
     """
+
+    resolver: SectionResolver
 
     def __init__(
         self,
@@ -62,20 +72,37 @@ class Section:
         spec: dict[str, Any],
         source: str,
         runtime: Runtime,
-        conf: dict[str, Any],
+        conf: dict[str, Any] | Callable[[], dict[str, Any]],
         fallback: Section | None = None,
         prefix: str | None = None,
+        variables: dict[str, Any] | None = None,
     ) -> None:
         self.name = name
-        self.spec = _split_metrics(spec)
         self.source = source
         self.runtime = runtime
-        self.conf = conf
+        self._conf = conf
         self.fallback = fallback
-        self.prefix = name if prefix is None else prefix
+        self.resolver = SectionResolver(
+            name,
+            spec,
+            source,
+            variables,
+            rank=runtime.rank,
+            prefix=prefix,
+            fallback=fallback.resolver if fallback is not None else None,
+        )
+        self.prefix = self.resolver.prefix
+        self.spec = self.resolver.spec
         self.built: dict[str, Any] = {}
         self.links: dict[str, Callable[[], Any]] = {}
         self._stack: list[str] = []
+
+    @property
+    def conf(self) -> dict[str, Any]:
+        """The whole substituted config (`@conf`)."""
+        if callable(self._conf):
+            self._conf = self._conf()
+        return self._conf
 
     # ------------------------------------------------------------------ lookup
     def has(self, key: str) -> bool:
@@ -107,7 +134,7 @@ class Section:
             return self.fallback.get(key)
         else:
             raise ConfigError(
-                f"{self.source}: {self._path(key)}: reference @{key} names nothing: "
+                f"{self.source}: {self.resolver.path(key)}: reference @{key} names nothing: "
                 f"this section defines {', '.join(sorted(self.spec)) or 'nothing'}"
             )
         self.built[key] = value
@@ -122,112 +149,65 @@ class Section:
 
     # ---------------------------------------------------------------- building
     def _build_key(self, key: str) -> Any:
-        value = self.spec[key]
-        kind = builtin.KIND_BY_KEY.get(key)
-        path = self._path(key)
-        if key in _LIST_KEYS:
-            if isinstance(value, dict):
-                value = [value]
-            if not isinstance(value, list):
-                raise ConfigError(f"{self.source}: {path}: expected a list of components")
-            items = [self.build_component(v, kind, f"{path}[{i}]") for i, v in enumerate(value)]
-            items = [i for i in items if i is not SKIP]
-            return self._wrap_list(key, items)
+        resolved = self.resolver.entry(key)
+        if key in LIST_KEYS:
+            enabled = [r for r in resolved if not _skipped(r)]
+            items = [self.build(r, r.key_path) for r in enabled]
+            return self._wrap_list(key, enabled, items)
         if key == "key_metric":
-            metric = self.build_component(value, kind, path)
+            metric = self.build(resolved, self.resolver.path(key))
             if metric is SKIP:
                 return None
-            return {self._metric_label(value, path): metric}
-        return self.build_component(value, kind, path)
+            return {_metric_label(resolved): metric}
+        return self.build(resolved, self.resolver.path(key))
 
-    def _wrap_list(self, key: str, items: list[Any]) -> Any:
+    def _wrap_list(self, key: str, resolved: list[Any], items: list[Any]) -> Any:
         if key in ("pre_transforms", "post_transforms"):
             from monai.transforms import Compose
 
             return Compose(items)
         if key == "additional_metrics":
-            specs = [s for s in self._as_list(self.spec[key]) if self._enabled(s)]
-            return {
-                self._metric_label(s, key): m for s, m in zip(specs, items, strict=True)
-            } or None
+            return {_metric_label(r): m for r, m in zip(resolved, items, strict=True)} or None
         return items
 
-    def _as_list(self, value: Any) -> list[Any]:
-        return value if isinstance(value, list) else [value]
-
-    def _enabled(self, spec: Any) -> bool:
-        return not (
-            isinstance(spec, dict) and (_truthy(spec.get("disabled")) or self._other_rank(spec))
-        )
-
-    def _other_rank(self, spec: dict[str, Any]) -> bool:
-        rank = spec.get("rank")
-        return rank is not None and int(rank) != self.runtime.rank
-
-    def _metric_label(self, spec: dict[str, Any], where: str) -> str:
-        label = spec.get("log_label") or spec.get("name") or spec.get("path")
-        if not isinstance(label, str):
-            raise ConfigError(f"{self.source}: {where}: a metric needs a 'log_label' or 'name'")
-        return build.split_name(label)[1]
-
-    def build_component(self, spec: Any, kind: str | None, path: str) -> Any:
-        """Build one component spec (or pass a plain value through resolution)."""
-        if not is_component(spec):
-            return self.resolve(spec, path)
-        if _truthy(spec.get("disabled")) or self._other_rank(spec):
-            return SKIP
-        if "ref" in spec:
-            return self._build_ref(spec, kind, path)
-        where = f"{self.source}: {path}"
-        target, fixed = build.find_class(spec, kind, where)
-        label = spec.get("name") or spec.get("path")
-        args_spec = spec.get("args", {}) or {}
-        if not isinstance(args_spec, dict):
-            raise ConfigError(f"{where}.args: expected an object of keyword arguments")
-        args = {**fixed, **{k: self.resolve(v, f"{path}.args.{k}") for k, v in args_spec.items()}}
-        hook = self.runtime.hooks.get("before_build")
-        if hook is not None:
-            args = hook(self, target, spec, args, where)
-        from clara_cli.registry import shims
-
-        args = shims.upgrade_args(str(label), target, args, where)
-        obj = build.construct(target, build.split_name(str(label))[0], args, where)
-        after = self.runtime.hooks.get("after_build")
-        return after(self, obj, spec, where) if after is not None else obj
-
-    def _build_ref(self, spec: dict[str, Any], kind: str | None, path: str) -> Any:
-        name = spec["ref"]
-        origin = self.fallback or self
-        found = _find_named(origin.spec, name) or _find_named(self.spec, name)
-        if found is None:
-            raise ConfigError(
-                f"{self.source}: {path}.ref: no component named {name!r} in the "
-                f"{origin.name} section to reuse"
-            )
-        return self.build_component(found, kind, path)
-
-    # ------------------------------------------------------------ resolution
-    def resolve(self, value: Any, path: str) -> Any:
-        """Resolve references, expressions and nested components inside a value."""
-        if isinstance(value, str):
-            if value.startswith("@") and _REF.fullmatch(value):
-                target = self.get(value[1:])
-                return None if target is SKIP else target
-            if value.startswith("#"):
-                return self._evaluate(value[1:], path)
-            if value.lstrip().startswith("lambda"):
-                return self._evaluate(value, path)
-            return value
+    def build(self, value: Any, path: str) -> Any:
+        """Build a resolved value: components constructed, markers replaced by what they
+        refer to or evaluate to; a switched-off component gives SKIP."""
+        if isinstance(value, ResolvedComponent):
+            return self._construct(value)
+        if isinstance(value, Reference):
+            target = self.get(value.name)
+            return None if target is SKIP else target
+        if isinstance(value, Expression):
+            return self._evaluate(value, path)
         if isinstance(value, list):
-            items = [self.build_component(v, None, f"{path}[{i}]") for i, v in enumerate(value)]
+            items = [self.build(v, f"{path}[{i}]") for i, v in enumerate(value)]
             return [i for i in items if i is not SKIP]
-        if is_component(value):
-            return self.build_component(value, None, path)
         if isinstance(value, dict):
-            return {k: self.resolve(v, f"{path}.{k}") for k, v in value.items()}
+            return {k: self._argument(v, f"{path}.{k}") for k, v in value.items()}
         return value
 
-    def _evaluate(self, expression: str, path: str) -> Any:
+    def _argument(self, value: Any, path: str) -> Any:
+        built = self.build(value, path)
+        return None if built is SKIP else built
+
+    def _construct(self, component: ResolvedComponent) -> Any:
+        if component.skipped:
+            return SKIP
+        assert component.target is not None
+        for note in component.shims:
+            shims.warn_once(component.where, note)
+        path = component.key_path
+        args = {k: self._argument(v, f"{path}.args.{k}") for k, v in component.args.items()}
+        hook = self.runtime.hooks.get("before_build")
+        if hook is not None:
+            args = hook(self, component.target, component.spec, args, component.where)
+        label = build.split_name(component.label)[0]
+        obj = build.construct(component.target, label, args, component.where)
+        after = self.runtime.hooks.get("after_build")
+        return after(self, obj, component.spec, component.where) if after is not None else obj
+
+    def _evaluate(self, expression: Expression, path: str) -> Any:
         # Configs are programs (Clara evaluated these too): trust them like code.
         import monai
         import numpy
@@ -240,66 +220,24 @@ class Section:
             scope[f"_ref_{name}"] = self.get(name)
             return f"_ref_{name}"
 
-        code = _REF.sub(bind, expression)
+        code = REFERENCE.sub(bind, expression.code)
         try:
             return eval(code, scope)  # noqa: S307 - config expressions are code by design
         except Exception as err:
             raise ComponentError(
-                f"{self.source}: {path}: expression {expression!r} failed: {type(err).__name__}: {err}"
+                f"{self.source}: {path}: expression {expression.code!r} failed: "
+                f"{type(err).__name__}: {err}"
             ) from err
 
-    def _path(self, key: str) -> str:
-        return f"{self.prefix}.{key}" if self.prefix else key
+
+def _skipped(value: Any) -> bool:
+    return isinstance(value, ResolvedComponent) and value.skipped
 
 
-def _split_metrics(spec: dict[str, Any]) -> dict[str, Any]:
-    """Clara 4.0's `metrics` list as 4.1's `key_metric` + `additional_metrics`.
-
-    The entry with `is_key_metric: true` (else the first enabled one) becomes the key metric;
-    the others are additional metrics. A section that already has `key_metric` is unchanged.
-    """
-    metrics = spec.get("metrics")
-    if metrics is None or "key_metric" in spec:
-        return spec
-    items = metrics if isinstance(metrics, list) else [metrics]
-    enabled = [m for m in items if not (isinstance(m, dict) and _truthy(m.get("disabled")))]
-    if not enabled:
-        return {k: v for k, v in spec.items() if k != "metrics"}
-    key = next((m for m in enabled if isinstance(m, dict) and m.get("is_key_metric")), enabled[0])
-    others = [m for m in enabled if m is not key]
-    out = {k: v for k, v in spec.items() if k != "metrics"}
-    out["key_metric"] = key
-    if others:
-        out["additional_metrics"] = others
-    return out
-
-
-def is_component(value: Any) -> bool:
-    """A JSON object that names a class: has `name`, `path` or `ref`."""
-    return isinstance(value, dict) and any(k in value for k in ("name", "path", "ref"))
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes")
-    return bool(value)
-
-
-def _find_named(tree: Any, name: str) -> dict[str, Any] | None:
-    """The first component in `tree` whose name or `#alias` is `name`."""
-    if isinstance(tree, dict):
-        if is_component(tree) and "ref" not in tree:
-            label = tree.get("name") or tree.get("path") or ""
-            cls, alias = build.split_name(str(label))
-            if name in (cls, alias, str(label).rpartition(".")[2]):
-                return tree
-        for v in tree.values():
-            found = _find_named(v, name)
-            if found is not None:
-                return found
-    elif isinstance(tree, list):
-        for v in tree:
-            found = _find_named(v, name)
-            if found is not None:
-                return found
-    return None
+def _metric_label(component: Any) -> str:
+    spec = component.spec if isinstance(component, ResolvedComponent) else {}
+    label = spec.get("log_label") or spec.get("name") or spec.get("path")
+    if not isinstance(label, str):
+        where = getattr(component, "where", "metric")
+        raise ConfigError(f"{where}: a metric needs a 'log_label' or 'name'")
+    return build.split_name(label)[1]

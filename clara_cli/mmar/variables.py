@@ -4,6 +4,10 @@ A string that is exactly `"{NAME}"` takes the variable's value with its type (`"
 1260); inside a longer string the value is substituted as text. Expression strings (`#...`,
 `lambda ...`) may contain Python braces, so only names that are known variables are replaced
 there and unknown ones are left alone.
+
+A switched-off component (`"disabled": true` or a `{var}` that is true, or `"rank": N` for
+another rank) is not resolved at all, as in Clara: it is kept as written, only its switch
+replaced by the value, so its variables need not exist.
 """
 
 from __future__ import annotations
@@ -12,12 +16,19 @@ import re
 from typing import Any
 
 from clara_cli.errors import ConfigError
+from clara_cli.mmar import layout
 
 _VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _MAX_DEPTH = 20
 
 
-def substitute(value: Any, variables: dict[str, Any], key_path: str, source: str = "") -> Any:
+def substitute(
+    value: Any,
+    variables: dict[str, Any],
+    key_path: str,
+    source: str = "",
+    rank: int | None = None,
+) -> Any:
     """Return `value` with every `{NAME}` replaced, recursing into lists and dicts.
 
     Args:
@@ -25,17 +36,74 @@ def substitute(value: Any, variables: dict[str, Any], key_path: str, source: str
         variables: the merged variables.
         key_path: where `value` sits (`train.loss.args.x`), for error messages.
         source: the file the value comes from, for error messages.
+        rank: this process's rank: a component for another `"rank"` is kept as written
+            (None: rank switches are left to the caller).
 
     Raises:
         ConfigError: a `{NAME}` names no variable; says which, in which file and key.
     """
     if isinstance(value, dict):
-        return {k: substitute(v, variables, _join(key_path, k), source) for k, v in value.items()}
+        switched_off = switched_off_as_written(value, variables, key_path, source, rank)
+        if switched_off is not None:
+            return switched_off
+        return {
+            k: substitute(v, variables, _join(key_path, k), source, rank) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [substitute(v, variables, f"{key_path}[{i}]", source) for i, v in enumerate(value)]
+        return [
+            substitute(v, variables, f"{key_path}[{i}]", source, rank) for i, v in enumerate(value)
+        ]
     if isinstance(value, str):
         return _substitute_string(value, variables, key_path, source, 0)
     return value
+
+
+def switched_off_as_written(
+    spec: dict[str, Any],
+    variables: dict[str, Any] | None,
+    key_path: str,
+    source: str = "",
+    rank: int | None = None,
+) -> dict[str, Any] | None:
+    """`spec` as written (switch values resolved) when it is a disabled component or model
+    loader, or one for another rank; None when it is switched on (or not switchable).
+
+    Only `disabled` and `rank` are substituted, so the rest of a disabled component may name
+    variables that do not exist. `variables=None` means the spec is already substituted.
+    """
+    if not any(k in spec for k in (*layout.COMPONENT_NAME_KEYS, *layout.MODEL_LOADER_KEYS)):
+        return None
+
+    def switch(key: str) -> Any:
+        raw = spec[key]
+        if variables is None:
+            return raw
+        return substitute(raw, variables, _join(key_path, key), source)
+
+    if "disabled" in spec and truthy(switch("disabled")):
+        return {**spec, "disabled": True}
+    if rank is not None and spec.get("rank") is not None:
+        component_rank = _rank(switch("rank"), key_path, source)
+        if component_rank != rank:
+            return {**spec, "rank": component_rank}
+    return None
+
+
+def truthy(value: Any) -> bool:
+    """A switch's value as Clara read it: true, "true", "True", "1", "yes" are on."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
+
+
+def _rank(value: Any, key_path: str, source: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{_where(source, _join(key_path, 'rank'))}: expected a process rank (a whole "
+            f"number), got {value!r}"
+        ) from None
 
 
 def _substitute_string(

@@ -23,6 +23,20 @@ def find_class(
 ) -> tuple[Callable[..., Any], dict[str, Any]]:
     """The callable a component spec names, plus fixed arguments a legacy shim adds.
 
+    Like `lookup_class`, and reports (once) each legacy rewrite it applies.
+    """
+    target, fixed, notes = lookup_class(spec, kind, where)
+    for note in notes:
+        shims.warn_once(where, note)
+    return target, fixed
+
+
+def lookup_class(
+    spec: dict[str, Any], kind: str | None, where: str
+) -> tuple[Callable[..., Any], dict[str, Any], list[str]]:
+    """The callable a component spec names, fixed arguments a legacy shim adds, and a note
+    per legacy rewrite (nothing is logged: the caller reports the notes).
+
     `path` (a dotted import, user code in MMAR_ROOT/custom included) wins over `name`; a name
     is looked up in the table of `kind`, then in every other table.
 
@@ -34,41 +48,60 @@ def find_class(
         renamed_path = shims.legacy_path(path)
         if renamed_path:
             legacy_kind, new_name = renamed_path
-            shims.warn_once(where, f"path {path!r} is Clara-internal; using {new_name}")
-            return builtin.registry(legacy_kind).get(new_name), {}
-        return import_dotted(path, where), {}
+            note = f"path {path!r} is Clara-internal; using {new_name}"
+            return _registered(legacy_kind, new_name, f"{where}.path"), {}, [note]
+        return import_dotted(path, where), {}, []
     name = spec.get("name")
     if not isinstance(name, str) or not name:
         raise ComponentError(f"{where}: a component needs a 'name' or a 'path'")
     cls_name, _ = split_name(name)
+    module, _, attr = cls_name.rpartition(".")
+    if module and not (module.startswith("monai.") and shims.legacy_class(attr)):
+        # A dotted name (Clara's AIAA configs spell `monai.transforms.LoadImaged`) is a path.
+        return import_dotted(cls_name, where, field="name"), {}, []
+    cls_name = attr
     renamed_class = shims.legacy_class(cls_name)
     if renamed_class:
         legacy_kind, new_name, fixed = renamed_class
+        notes = []
         if new_name != cls_name:
             extra = ", ".join(f"{k}={v!r}" for k, v in fixed.items())
-            shims.warn_once(where, f"{cls_name} was removed from MONAI; using {new_name}({extra})")
-        return builtin.registry(legacy_kind).get(new_name), dict(fixed)
+            notes.append(f"{cls_name} was removed from MONAI; using {new_name}({extra})")
+        return _registered(legacy_kind, new_name, f"{where}.name"), dict(fixed), notes
     order = ([kind] if kind else []) + [k for k in builtin.ANY_KIND_ORDER if k != kind]
     for k in order:
         found = builtin.registry(k).find(cls_name)
         if found is not None:
-            return found, {}
+            return found, {}, []
     table = builtin.registry(kind or "transform")
     raise ComponentError(
         f"{where}.name: unknown {table.kind} {cls_name!r}.{table.suggest(cls_name)}"
     )
 
 
-def import_dotted(path: str, where: str) -> Callable[..., Any]:
-    """Import `package.module.Name` (MMAR_ROOT/custom is on sys.path during a run)."""
+def _registered(kind: str, name: str, where: str) -> Callable[..., Any]:
+    """A registry entry a shim points at; a miss names the config key."""
+    try:
+        return builtin.registry(kind).get(name)
+    except ComponentError as err:
+        raise ComponentError(f"{where}: {err}") from None
+
+
+def import_dotted(path: str, where: str, field: str = "path") -> Callable[..., Any]:
+    """Import `package.module.Name` (MMAR_ROOT/custom is on sys.path during a run).
+
+    `field` is the config key that holds the dotted name ("path", or "name"), for messages.
+    """
     module_name, _, attr = path.rpartition(".")
     if not module_name:
-        raise ComponentError(f"{where}.path: {path!r} is not a dotted path like 'pkg.module.Class'")
+        raise ComponentError(
+            f"{where}.{field}: {path!r} is not a dotted path like 'pkg.module.Class'"
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise ComponentError(
-            f"{where}.path: cannot import {module_name!r} for {path!r}: {err}\n"
+            f"{where}.{field}: cannot import {module_name!r} for {path!r}: {err}\n"
             "  user code belongs in MMAR_ROOT/custom/ (it is put on sys.path) or an installed package"
         ) from None
     try:
@@ -77,7 +110,7 @@ def import_dotted(path: str, where: str) -> Callable[..., Any]:
         names = [n for n in dir(module) if not n.startswith("_")]
         close = difflib.get_close_matches(attr, names, n=3)
         hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise ComponentError(f"{where}.path: {module_name!r} has no {attr!r}.{hint}") from None
+        raise ComponentError(f"{where}.{field}: {module_name!r} has no {attr!r}.{hint}") from None
 
 
 def construct(target: Callable[..., Any], label: str, args: dict[str, Any], where: str) -> Any:

@@ -50,7 +50,11 @@ def legacy_path(path: str) -> tuple[str, str] | None:
 
 
 def upgrade_args(
-    label: str, target: Callable[..., Any], args: dict[str, Any], where: str
+    label: str,
+    target: Callable[..., Any],
+    args: dict[str, Any],
+    where: str,
+    report: Callable[[str, str], None] = warn_once,
 ) -> dict[str, Any]:
     """Rewrite MONAI 0.x argument spellings of `target` into today's, warning once each.
 
@@ -59,6 +63,7 @@ def upgrade_args(
         target: the class or function about to be called.
         args: its keyword arguments (not modified).
         where: `<file>: <key path>` for messages.
+        report: called with (where, note) for each rewrite (default: warn once).
     """
     args = dict(args)
     params = _parameters(target)
@@ -66,19 +71,29 @@ def upgrade_args(
         return args
     if "dimensions" in args and "dimensions" not in params and "spatial_dims" in params:
         args["spatial_dims"] = args.pop("dimensions")
-        warn_once(
+        report(
             where, f"{label}: 'dimensions' is MONAI 0.x; using spatial_dims={args['spatial_dims']}"
         )
     name = getattr(target, "__name__", "")
     if name in ("AsDiscrete", "AsDiscreted"):
-        _upgrade_as_discrete(label, args, where)
+        _upgrade_as_discrete(label, args, where, report)
+    if name == "PersistentDataset" and "cache_dir" in params and "cache_dir" not in args:
+        # MONAI 0.x defaulted cache_dir to None (no disk cache); today it must be given.
+        args["cache_dir"] = None
+        report(
+            where,
+            f"{label}: no cache_dir (optional in MONAI 0.x): nothing is cached on disk; "
+            "set args.cache_dir to cache",
+        )
     if "batched" in args and "batched" not in params:
         args.pop("batched")
-        warn_once(where, f"{label}: 'batched' was removed (transforms are batch-aware); dropped")
+        report(where, f"{label}: 'batched' was removed (transforms are batch-aware); dropped")
     return args
 
 
-def _upgrade_as_discrete(label: str, args: dict[str, Any], where: str) -> None:
+def _upgrade_as_discrete(
+    label: str, args: dict[str, Any], where: str, report: Callable[[str, str], None]
+) -> None:
     n_classes = args.pop("n_classes", None)
     if n_classes is None:
         n_classes = args.pop("num_classes", None)
@@ -99,19 +114,19 @@ def _upgrade_as_discrete(label: str, args: dict[str, Any], where: str) -> None:
                     "or to_onehot=<number of classes>"
                 )
         args["to_onehot"] = [fix(v) for v in onehot] if isinstance(onehot, list) else fix(onehot)
-        warn_once(
+        report(
             where,
             f"{label}: to_onehot=true + n_classes is MONAI 0.x; using to_onehot={args['to_onehot']}",
         )
     elif n_classes is not None and onehot is None:
-        warn_once(where, f"{label}: n_classes without to_onehot has no effect; dropped")
+        report(where, f"{label}: n_classes without to_onehot has no effect; dropped")
     thresh_flag = args.pop("threshold_values", None)
     logit = args.pop("logit_thresh", None)
     if thresh_flag is not None or logit is not None:
         flags = thresh_flag if isinstance(thresh_flag, list) else [thresh_flag]
         on = any(bool(f) for f in flags)
         args["threshold"] = (0.5 if logit is None else logit) if on else None
-        warn_once(
+        report(
             where,
             f"{label}: threshold_values/logit_thresh are MONAI 0.x; using threshold={args['threshold']}",
         )

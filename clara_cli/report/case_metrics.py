@@ -141,3 +141,44 @@ def _hd95(
             spacing=[float(value) for value in spacing],
         )
     return float(distance[0, 0])
+
+
+def region_scores(
+    pred: np.ndarray,
+    label: np.ndarray,
+    spacing: Sequence[float],
+    region_names: Sequence[str],
+) -> CaseScores:
+    """Dice and HD95 (mm) per region of a multi-label case (regions may overlap).
+
+    Each region is scored on its own as a binary mask, with the conventions of
+    :func:`case_scores` for empty structures (BraTS's TC/WT/ET are nested, so a voxel of ET
+    counts in all three).
+
+    Args:
+        pred: predicted masks, one channel per region: shape (K, spatial...), values 0/1.
+        label: ground-truth masks of the same shape.
+        spacing: voxel size in mm per spatial axis.
+        region_names: names of the K channels, in order.
+
+    Raises:
+        DataError: shapes differ, the channel count is not K, or a mask is not binary.
+
+    Example:
+        >>> row = {"case": "brats_007", **region_scores(pred, label, (1, 1, 1), ["TC", "WT", "ET"])}
+    """
+    pred = np.asarray(pred)
+    label = np.asarray(label)
+    if pred.shape != label.shape:
+        raise DataError(f"prediction and label shapes differ: {pred.shape} vs {label.shape}")
+    if pred.ndim < 1 or pred.shape[0] != len(region_names):
+        raise DataError(
+            f"expected one channel per region {list(region_names)}, not shape {pred.shape}\n"
+            "  class_names must name every output channel of a multi-label model, in order"
+        )
+    scores: CaseScores = {"dice": {}, "hd95": {}}
+    for index, name in enumerate(region_names):
+        one = case_scores(pred[index], label[index], spacing, [name])
+        scores["dice"][name] = one["dice"][name]
+        scores["hd95"][name] = one["hd95"][name]
+    return scores

@@ -94,8 +94,10 @@ def plot_overlay(
 
     Args:
         image: intensity volume (3D) or image (2D), no channel axis.
-        label: integer label map of the same shape (0 is background).
-        pred: integer prediction of the same shape.
+        label: integer label map of the same shape (0 is background), or for a multi-label
+            model a stack of K binary region masks shaped (K, *image.shape), each drawn as
+            its own contour (regions may overlap, like BraTS's TC/WT/ET).
+        pred: integer prediction (or region stack) shaped like `label`.
         path: destination PNG.
         title: first title line, e.g. ``"spleen_3  Dice 0.912"``; the slice index is appended.
         layout: ``"monai"`` for RAS-oriented arrays in (x, y[, z]) order, as MONAI gives them
@@ -103,22 +105,40 @@ def plot_overlay(
             SimpleITK's ([z,] y, x) order of an LPS image (axial = first). Both are shown in
             the radiological convention: anterior up, the patient's right on the left.
         spacing: voxel size per array axis, used to keep the displayed aspect ratio true.
-        class_names: names of label values 1..K for the legend (only used with 2+ classes).
+        class_names: names of label values 1..K (or of the K regions) for the legend (only
+            used with 2+ classes).
     """
     plt = _pyplot()
     from matplotlib.lines import Line2D
 
     image, label, pred = (np.asarray(array) for array in (image, label, pred))
-    if not image.shape == label.shape == pred.shape or image.ndim not in (2, 3):
+    regions = label.ndim == image.ndim + 1
+    if (
+        label.shape != pred.shape
+        or image.shape != (label.shape[1:] if regions else label.shape)
+        or image.ndim not in (2, 3)
+    ):
         raise ValueError(
-            "plot_overlay needs 2D or 3D image, label and prediction of one shape, not "
-            f"{image.shape}, {label.shape}, {pred.shape}"
+            "plot_overlay needs 2D or 3D image, label and prediction of one shape (or region "
+            f"stacks with one more axis first), not {image.shape}, {label.shape}, {pred.shape}"
         )
     axis = (-1 if layout == "monai" else 0) if image.ndim == 3 else None
-    index = select_overlay_slice(label, pred, axis) if axis is not None else None
-    image_2d, label_2d, pred_2d = (
-        _display_plane(array, axis, index, layout) for array in (image, label, pred)
+    if axis is None:
+        index = None
+    elif regions:
+        index = select_overlay_slice(np.any(label, axis=0), np.any(pred, axis=0), axis)
+    else:
+        index = select_overlay_slice(label, pred, axis)
+    image_2d = _display_plane(image, axis, index, layout)
+    label_2d, pred_2d = (
+        np.stack([_display_plane(c, axis, index, layout) for c in array])
+        if regions
+        else _display_plane(array, axis, index, layout)
+        for array in (label, pred)
     )
+    # Classes anywhere in the volume get a legend entry, even when absent from this slice.
+    values = None if regions else sorted((set(np.unique(label)) | set(np.unique(pred))) - {0})
+    structures = _structures(label_2d, pred_2d, values, class_names)
     aspect = _display_aspect(spacing, image.ndim, axis, layout)
 
     # Fit the figure to the slice's displayed shape, so a wide body is not lost in margins.
@@ -129,13 +149,12 @@ def plot_overlay(
     if high <= low:
         high = low + 1.0
     ax.imshow(image_2d, cmap="gray", vmin=low, vmax=high, aspect=aspect, interpolation="nearest")
-    values = sorted((set(np.unique(label).tolist()) | set(np.unique(pred).tolist())) - {0})
-    for order, value in enumerate(values):
+    for order, (_, label_mask, pred_mask) in enumerate(structures):
         style = _CLASS_LINESTYLES[order % len(_CLASS_LINESTYLES)]
-        for mask, colour in ((label_2d, _LABEL_COLOUR), (pred_2d, _PRED_COLOUR)):
-            if (mask == value).any():
+        for mask, colour in ((label_mask, _LABEL_COLOUR), (pred_mask, _PRED_COLOUR)):
+            if mask.any():
                 ax.contour(
-                    (mask == value).astype(float),
+                    mask.astype(float),
                     levels=[0.5],
                     colors=[colour],
                     linewidths=1.6,
@@ -145,9 +164,8 @@ def plot_overlay(
         Line2D([], [], color=_LABEL_COLOUR, linewidth=2, label="label"),
         Line2D([], [], color=_PRED_COLOUR, linewidth=2, label="prediction"),
     ]
-    if len(values) > 1:
-        for order, value in enumerate(values):
-            name = _class_name(value, class_names)
+    if len(structures) > 1:
+        for order, (name, _, _) in enumerate(structures):
             style = _CLASS_LINESTYLES[order % len(_CLASS_LINESTYLES)]
             handles.append(Line2D([], [], color="white", linestyle=style, label=name))
     if not label_2d.any():
@@ -161,6 +179,22 @@ def plot_overlay(
     _orientation_letters(ax)
     ax.set_axis_off()
     return _save(fig, path)
+
+
+def _structures(
+    label: np.ndarray,
+    pred: np.ndarray,
+    values: list[Any] | None,
+    class_names: Sequence[str] | None,
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(legend name, label mask, prediction mask) of each class value, or of each region of
+    a region stack (`values` None), on the displayed slice."""
+    if values is None:
+        return [
+            (_class_name(k + 1, class_names), label[k] > 0, pred[k] > 0)
+            for k in range(label.shape[0])
+        ]
+    return [(_class_name(int(v), class_names), label == v, pred == v) for v in values]
 
 
 def select_overlay_slice(label: np.ndarray, pred: np.ndarray, axis: int) -> int:

@@ -48,6 +48,32 @@ def write_case_table(rows: Sequence[Row], path: str | os.PathLike[str]) -> Path:
     return atomic_write_text(Path(path), buffer.getvalue())
 
 
+def write_long_table(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], path: str | os.PathLike[str]
+) -> Path:
+    """Write rows of plain values as a CSV with `columns` (None and NaN as empty cells).
+
+    For reports with one line per measurement (DeepGrow: one per sample and click count)
+    rather than one per case. The file is replaced atomically.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(list(columns))
+    for row in rows:
+        cells = [row.get(column) for column in columns]
+        writer.writerow(
+            [
+                ""
+                if cell is None or (isinstance(cell, float) and math.isnan(cell))
+                else repr(cell)
+                if isinstance(cell, float)
+                else cell
+                for cell in cells
+            ]
+        )
+    return atomic_write_text(Path(path), buffer.getvalue())
+
+
 def summarize(rows: Sequence[Row]) -> dict[str, Any]:
     """Aggregate per-case rows into the validation summary.
 

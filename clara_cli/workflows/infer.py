@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from clara_cli.engine.inference import CaseResult, Pipeline, build_pipeline, run_case
+from clara_cli.errors import ConfigError
 from clara_cli.workflows.infer_cases import InferenceCase, collect_cases
+from clara_cli.workflows.prompts import PromptSet
 from clara_cli.workflows.session import RunRequest, open_session
 
 log = logging.getLogger("clara")
@@ -30,12 +32,15 @@ class InferOptions:
         output_dir: where outputs go; None means MMAR_EVAL_OUTPUT_PATH.
         probabilities: also write the soft output (`<case>_prob.nii.gz`).
         progress: show a progress bar and one line per case (rank 0 only).
+        prompts: clicks for models that take them (DeepGrow: ``--fg/--bg/--clicks``); the
+            built-in workflow refuses them.
     """
 
     input: Path | None = None
     output_dir: Path | None = None
     probabilities: bool = False
     progress: bool = True
+    prompts: PromptSet | None = None
 
 
 @dataclass
@@ -83,7 +88,7 @@ def infer(request: RunRequest, options: InferOptions | None = None) -> Inference
 
     Raises:
         ConfigError: the config lacks pre_transforms or an inferer, or its model cannot be
-            loaded.
+            loaded, or clicks were given to a model that takes none.
         DataError: the inputs cannot be listed.
 
     Example:
@@ -94,6 +99,7 @@ def infer(request: RunRequest, options: InferOptions | None = None) -> Inference
     from clara_cli.launch import process_group as distributed
 
     options = options or InferOptions()
+    refuse_prompts(request, options)
     session = open_session(request)
     try:
         pipeline = _pipeline(session)
@@ -122,6 +128,21 @@ def infer(request: RunRequest, options: InferOptions | None = None) -> Inference
         return InferenceResult(results, output_dir, session.dist.rank)
     finally:
         distributed.shutdown(session.dist)
+
+
+def refuse_prompts(request: RunRequest, options: InferOptions) -> None:
+    """Clicks given to a model whose inference takes none fail before anything runs.
+
+    Raises:
+        ConfigError: `options.prompts` is set.
+    """
+    if options.prompts is not None:
+        raise ConfigError(
+            f"this MMAR's inference takes no clicks ({options.prompts.source}): "
+            f"{request.mmar_root} is not a click model (DeepGrow archives set "
+            "PROCESSING_TASK: annotation or CLARA_FAMILY: deepgrow)\n"
+            "  drop --fg/--bg/--clicks"
+        )
 
 
 def _pipeline(session: Any) -> Pipeline:

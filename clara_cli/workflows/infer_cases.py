@@ -102,10 +102,27 @@ def _folder_items(folder: Path) -> list[dict[str, Any]]:
 def _case(item: dict[str, Any]) -> InferenceCase:
     image = item.get("image")
     if isinstance(image, list) and image and all(isinstance(p, str) for p in image):
-        return InferenceCase(strip_image_suffix(image[0]), tuple(image))
+        return InferenceCase(channels_case_name(image), tuple(image))
     if not isinstance(image, str):
         raise DataError(f"datalist item {item!r} has no 'image' path")
     return InferenceCase(strip_image_suffix(image), image)
+
+
+def channels_case_name(paths: list[str]) -> str:
+    """The case name of an image given as one file per channel: their common stem.
+
+    `["brats_001_t1c.nii.gz", "brats_001_t1.nii.gz", ...]` -> `brats_001` (the common
+    prefix, cut back to a separator); the first file's stem when they share none.
+    """
+    import os
+
+    stems = [strip_image_suffix(p) for p in paths]
+    common = os.path.commonprefix(stems)
+    if common not in stems:
+        cut = max(common.rfind(sep) for sep in "_-.")
+        common = common[:cut] if cut > 0 else ""
+    common = common.rstrip("_-. ")
+    return common or stems[0]
 
 
 def _check_unique(cases: list[InferenceCase]) -> None:

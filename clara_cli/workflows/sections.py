@@ -39,20 +39,36 @@ def section_runtime(session: Session, amp_requested: bool) -> Any:
 
 
 def build_sections(session: Session, amp_requested: bool) -> tuple[Any, Any]:
-    """The train and validate Sections of a training config, wired for this rank."""
+    """The train and validate Sections of a training config, wired for this rank.
+
+    Each section resolves its components from the config as written (a disabled component's
+    variables are never needed); `@conf` is the session's substituted config.
+    """
     from clara_cli.mmar.resolver import Section
 
-    conf = session.conf
-    if "train" not in conf:
+    config = session.mmar.config
+    if not isinstance(config.get("train"), dict):
         raise ConfigError(
             f"{session.mmar.config_file}: no 'train' section: is this a training config?"
         )
     runtime = section_runtime(session, amp_requested)
     source = str(session.mmar.config_file)
-    train = Section("train", conf["train"], source, runtime, conf)
+
+    def conf() -> dict[str, Any]:
+        return session.conf
+
+    train = Section("train", config["train"], source, runtime, conf, variables=session.variables)
     validate = None
-    if isinstance(conf.get("validate"), dict):
-        validate = Section("validate", conf["validate"], source, runtime, conf, fallback=train)
+    if isinstance(config.get("validate"), dict):
+        validate = Section(
+            "validate",
+            config["validate"],
+            source,
+            runtime,
+            conf,
+            fallback=train,
+            variables=session.variables,
+        )
         train.links["evaluator"] = lambda: validate.get("evaluator")
     return train, validate
 
@@ -71,17 +87,24 @@ def evaluation_section(
     from clara_cli.mmar import layout
     from clara_cli.mmar.resolver import Section
 
-    conf = session.conf
+    config = session.mmar.config
     runtime = section_runtime(session, bool(session.var("amp", False)))
-    spec = {k: conf[k] for k in layout.SECTION_KEYS if k in conf}
+    spec = {k: config[k] for k in layout.SECTION_KEYS if k in config}
     source = str(session.mmar.config_file)
     for key in required:
         if key not in spec:
             kind = {"validate": "validation", "infer": "inference"}.get(name, name)
             raise ConfigError(f"{source}: no '{key}': is this a {kind} config?")
-    section = Section(name, spec, source, runtime, conf, prefix="")
+    section = Section(
+        name, spec, source, runtime, lambda: session.conf, prefix="", variables=session.variables
+    )
     model_spec = spec.get("model")
     if model_spec is None or is_loader_spec(model_spec):
-        loaders = model_spec or [{"ckpt_path": str(session.path_var("MMAR_CKPT"))}]
+        # Resolved like any entry: a disabled loader stays as written, its variables unused.
+        loaders = (
+            section.resolver.entry("model")
+            if model_spec is not None
+            else [{"ckpt_path": str(session.path_var("MMAR_CKPT"))}]
+        )
         section.provide("model", load_network(loaders, session, f"{source}: model"))
     return section

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -53,16 +54,32 @@ class RunRequest:
 
 @dataclass
 class Session:
-    """A loaded and substituted config, plus this process's place in the job."""
+    """A loaded config, plus this process's place in the job.
+
+    Config sections resolve their own components (`workflows.sections`); `conf` is the whole
+    config substituted, for what needs it whole (`@conf`, saved in checkpoints).
+    """
 
     request: RunRequest
     mmar: MmarConfig
-    conf: dict[str, Any]
     dist: Any  # engine.distributed.DistContext
 
     @property
     def variables(self) -> dict[str, Any]:
         return self.mmar.variables
+
+    @cached_property
+    def conf(self) -> dict[str, Any]:
+        """The config with its variables substituted (once), except in components that are
+        disabled or for another rank: those stay as written, as Clara never resolved them."""
+        conf: dict[str, Any] = substitute(
+            self.mmar.config,
+            self.variables,
+            "",
+            str(self.mmar.config_file),
+            rank=self.dist.rank,
+        )
+        return conf
 
     def var(self, name: str, default: Any = None) -> Any:
         """A variable's value, substituted."""
@@ -92,9 +109,6 @@ def open_session(request: RunRequest) -> Session:
     for extra_path in (mmar.mmar_root / "custom", mmar.mmar_root):
         if extra_path.is_dir() and str(extra_path) not in sys.path:
             sys.path.insert(0, str(extra_path))
-    conf = substitute(
-        {k: v for k, v in mmar.config.items()}, mmar.variables, "", str(mmar.config_file)
-    )
     dist = distributed.init_distributed(
         request.device, master_addr=request.master_addr, master_port=request.master_port
     )
@@ -106,7 +120,7 @@ def open_session(request: RunRequest) -> Session:
         import ignite.distributed as idist
 
         idist.sync()
-    session = Session(request, mmar, conf, dist)
+    session = Session(request, mmar, dist)
     seeded = _seed(session)
     apply_backend_variables(session, deterministic=seeded)
     return session
@@ -147,12 +161,12 @@ def apply_backend_variables(session: Session, deterministic: bool = False) -> No
         return
     import torch
 
-    from clara_cli.mmar.resolver import _truthy
+    from clara_cli.mmar.variables import truthy
 
     if tf32 is not None:
-        torch.backends.cuda.matmul.allow_tf32 = _truthy(tf32)
-        torch.backends.cudnn.allow_tf32 = _truthy(tf32)
+        torch.backends.cuda.matmul.allow_tf32 = truthy(tf32)
+        torch.backends.cudnn.allow_tf32 = truthy(tf32)
     if benchmark is not None:
-        if _truthy(benchmark) and deterministic:
+        if truthy(benchmark) and deterministic:
             log.warning("cudnn_benchmark: true is ignored because determinism is on")
-        torch.backends.cudnn.benchmark = _truthy(benchmark) and not deterministic
+        torch.backends.cudnn.benchmark = truthy(benchmark) and not deterministic

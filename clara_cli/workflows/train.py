@@ -153,16 +153,17 @@ def _start_from(
     session: Session, parts: Any, ckpt_dir: Path, config_loads_ckpt: bool, resume: bool
 ) -> int | None:
     """Resume (`--resume`) or finetune (`dont_load_ckpt_model: false`); the epoch resumed at."""
-    from clara_cli.engine import resume
+    # Not imported as `resume`: that would shadow the flag and make every run resume.
+    from clara_cli.engine import resume as resuming
     from clara_cli.mmar.resolver import _truthy
 
     device = session.dist.device
     if session.dist.is_main:
-        resume.remove_stale_temporaries(ckpt_dir)
+        resuming.remove_stale_temporaries(ckpt_dir)
     if resume:
-        path = resume.find_resume_checkpoint(ckpt_dir)
+        path = resuming.find_resume_checkpoint(ckpt_dir)
         if path is not None:
-            epoch = resume.restore(parts, path, device)
+            epoch = resuming.restore(parts, path, device)
             if session.dist.is_main:
                 log.info("resuming from %s (epoch %d done)", path.name, epoch)
             return epoch
@@ -171,7 +172,7 @@ def _start_from(
     finetune = session.var("dont_load_ckpt_model")
     if finetune is not None and not _truthy(finetune) and not config_loads_ckpt:
         path = session.path_var("MMAR_CKPT")
-        resume.load_weights(parts.model, path, device)
+        resuming.load_weights(parts.model, path, device)
         if session.dist.is_main:
             log.info("finetuning from %s (weights only; optimizer and epochs start fresh)", path)
     return None

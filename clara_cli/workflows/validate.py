@@ -52,7 +52,6 @@ WORKFLOW = ValidateWorkflow()
 
 def validate(request: RunRequest, options: ValidateOptions | None = None) -> ValidationResult:
     """Run the validation workflow; rank 0 writes the per-case table, summary and figures."""
-    from clara_cli.engine.case_recorder import CaseRecorder
     from clara_cli.launch import process_group as distributed
 
     session = open_session(request)
@@ -61,7 +60,7 @@ def validate(request: RunRequest, options: ValidateOptions | None = None) -> Val
         evaluator = section.get("evaluator")
         class_names = _class_names(session)
         # Every rank keeps its overlay slices: rank 0 gathers them for the report.
-        recorder = CaseRecorder(class_names, keep_slices=True)
+        recorder = _recorder_type(session)(class_names, keep_slices=True)
         recorder.attach(evaluator)
         if session.dist.is_main:
             from clara_cli.engine.handlers import EpochProgress
@@ -98,6 +97,18 @@ def _write_family_report(
     family = family_for(session.variables)
     if family is not None:
         family.write_report(rows, summary, output_dir, session.variables)
+
+
+def _recorder_type(session: Session) -> type:
+    """The case recorder: one-hot/argmax classes, or `multi_label: true` sigmoid regions."""
+    multi_label = session.var("multi_label", False)
+    if str(multi_label).strip().lower() in ("true", "1", "yes"):
+        from clara_cli.workflows.region_recorder import RegionCaseRecorder
+
+        return RegionCaseRecorder
+    from clara_cli.engine.case_recorder import CaseRecorder
+
+    return CaseRecorder
 
 
 def _class_names(session: Session) -> list[str]:

@@ -11,12 +11,23 @@ from click.testing import CliRunner
 from clara_cli.cli.main import cli
 from clara_cli.cli.overrides import expand_set_tokens, parse_overrides
 
-COMMANDS = ["dataconvert", "prepare-dataset", "train", "validate", "infer", "export", "synth"]
+COMMANDS = [
+    "dataconvert",
+    "prepare-dataset",
+    "train",
+    "validate",
+    "infer",
+    "export",
+    "synth",
+    "experiments",
+]
 
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"]] + [[name, "--help"] for name in COMMANDS] + [["synth", "spleen", "--help"]],
+    [["--help"]]
+    + [[name, "--help"] for name in COMMANDS]
+    + [["synth", "spleen", "--help"], ["experiments", "run", "--help"]],
     ids=lambda args: " ".join(args),
 )
 def test_help_does_not_import_torch_monai_simpleitk_or_numpy(args):

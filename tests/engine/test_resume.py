@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 import pytest
@@ -17,8 +16,7 @@ from clara_cli.engine.resume import (
     remove_stale_temporaries,
     restore,
 )
-from clara_cli.engine.wiring import Wiring
-from clara_cli.errors import ConfigError, DataError
+from clara_cli.errors import ConfigError
 
 
 def _parts(epoch_length: int = 5) -> TrainingParts:
@@ -96,16 +94,3 @@ def test_only_the_temporaries_of_killed_writes_are_removed(tmp_path):
     removed = remove_stale_temporaries(tmp_path)
     assert sorted(p.name for p in removed) == sorted(stale)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep)
-
-
-def test_fewer_evaluation_cases_than_processes_is_a_clear_error(tmp_path):
-    (tmp_path / "a.nii.gz").write_bytes(b"")
-    datalist = tmp_path / "datalist.json"
-    datalist.write_text(json.dumps({"validation": [{"image": "a.nii.gz"}]}))
-    spec = {"data_list_file_path": str(datalist), "data_list_key": "validation"}
-    wiring = Wiring({"DATA_ROOT": str(tmp_path)}, "cpu", rank=1, world_size=2)
-
-    with pytest.raises(DataError, match="has 1 item\\(s\\), fewer than the 2 processes"):
-        wiring._load_datalist(spec, "config.json: validate.dataset", even=False)
-    # Training pads the list instead, so that every rank runs the same number of steps.
-    assert len(wiring._load_datalist(spec, "config.json: train.dataset", even=True)) == 1

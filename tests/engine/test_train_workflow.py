@@ -92,6 +92,15 @@ def test_resume_of_a_finished_run_trains_nothing(tiny_mmar, caplog):
 
 
 @pytest.mark.slow
+def test_without_resume_a_second_run_starts_over(tiny_mmar, caplog):
+    _train(tiny_mmar, epochs=1)
+    with caplog.at_level(logging.INFO, logger="clara"):
+        again = _train(tiny_mmar, epochs=1)
+    assert again.resumed_from is None and again.epochs_run == 1 and again.iterations == 3
+    assert "resuming" not in caplog.text and "nothing to do" not in caplog.text
+
+
+@pytest.mark.slow
 def test_resume_without_a_checkpoint_warns_and_starts_over(tiny_mmar, caplog):
     with caplog.at_level(logging.WARNING, logger="clara"):
         result = _train(tiny_mmar, resume=True, epochs=1)

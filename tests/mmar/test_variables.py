@@ -51,3 +51,41 @@ def test_expressions_keep_python_braces_that_are_not_variables():
 def test_a_cycle_is_an_error():
     with pytest.raises(ConfigError, match="cycle"):
         substitute("{A}", {"A": "{B}", "B": "{A}"}, "k")
+
+
+def test_a_disabled_component_is_kept_as_written_without_its_variables():
+    loader = {
+        "name": "CheckpointLoader",
+        "disabled": "{dont_load_ckpt_model}",
+        "args": {"load_path": "{MMAR_CKPT}"},
+    }
+    kept = substitute([loader], {"dont_load_ckpt_model": True}, "train.handlers")
+    assert kept == [{**loader, "disabled": True}]
+    with pytest.raises(ConfigError, match=r"train.handlers\[0\].args.load_path: unresolved"):
+        substitute([loader], {"dont_load_ckpt_model": "false"}, "train.handlers")
+
+
+def test_disabled_model_loaders_and_other_ranks_are_kept_as_written():
+    loaders = [
+        {"ts_path": "{MMAR_TORCHSCRIPT}", "disabled": "{dont_load_ts_model}"},
+        {"ckpt_path": "{MMAR_CKPT}", "disabled": "{dont_load_ckpt_model}"},
+    ]
+    variables = {"dont_load_ts_model": True, "dont_load_ckpt_model": False, "MMAR_CKPT": "/m.pt"}
+    assert substitute(loaders, variables, "model") == [
+        {"ts_path": "{MMAR_TORCHSCRIPT}", "disabled": True},
+        {"ckpt_path": "/m.pt", "disabled": False},
+    ]
+    saver = {"name": "CheckpointSaver", "rank": "{r}", "args": {"save_dir": "{NOPE}"}}
+    assert substitute(saver, {"r": 0}, "h", rank=1) == {**saver, "rank": 0}
+    with pytest.raises(ConfigError, match="unresolved variable {NOPE}"):
+        substitute(saver, {"r": 0}, "h", rank=0)
+
+
+def test_a_switch_naming_no_variable_is_an_error_and_plain_objects_are_not_switches():
+    with pytest.raises(ConfigError, match=r"h.disabled: unresolved variable {off}"):
+        substitute({"name": "StatsHandler", "disabled": "{off}"}, {}, "h")
+    # An argument that happens to be called "disabled" is substituted like any other.
+    assert substitute({"disabled": True, "x": "{NAME}"}, VARS, "args") == {
+        "disabled": True,
+        "x": "x",
+    }

@@ -1,0 +1,69 @@
+"""Datalists: a Clara dataset names its datalist file; each rank gets its own shard.
+
+`{"name": "CacheDataset", "data_list_file_path": "...", "data_list_key": "training",
+"data_file_base_dir": "..."}` becomes `CacheDataset(data=<this rank's items>, transform=...)`.
+Training shards are padded to equal length (every rank runs the same number of steps);
+evaluation shards are not padded (no case counted twice), so every rank needs at least one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clara_cli.engine.wiring.predicates import all_of, subclass_of
+from clara_cli.engine.wiring.rules import BuildContext, Rule, RunFacts
+from clara_cli.errors import DataError
+
+
+def load_rank_datalist(
+    spec: dict[str, Any], facts: RunFacts, where: str, even: bool
+) -> list[dict[str, Any]]:
+    """This rank's items of the datalist a dataset spec names.
+
+    Args:
+        spec: the dataset's config entry (`data_list_file_path`, optional `data_list_key`,
+            `data_file_base_dir`; the base defaults to the `DATA_ROOT` variable).
+        facts: the run (variables, rank, world_size).
+        where: the config key path, for messages.
+        even: pad the shards to equal length (training).
+
+    Raises:
+        DataError: the datalist cannot be read, or (evaluation) it has fewer items than
+            there are processes.
+    """
+    from clara_cli.io.datalist import load_datalist, shard
+
+    path = spec["data_list_file_path"]
+    base = spec.get("data_file_base_dir") or facts.variables.get("DATA_ROOT", "")
+    key = spec.get("data_list_key", "training")
+    try:
+        items = load_datalist(path, key, base)
+    except DataError as err:
+        raise DataError(f"{where}: {err}") from None
+    if not even and len(items) < facts.world_size:
+        raise DataError(
+            f"{where}: the {key!r} list has {len(items)} item(s), fewer than the "
+            f"{facts.world_size} processes: every process needs one to evaluate\n"
+            f"  run with at most {len(items)} process(es)"
+        )
+    return shard(items, facts.rank, facts.world_size, even=even)
+
+
+def _names_datalist(ctx: BuildContext) -> bool:
+    return "data_list_file_path" in ctx.spec
+
+
+def _dataset_items(ctx: BuildContext) -> None:
+    # The datalist is the spec's own way of giving `data`: it replaces, not fills.
+    even = ctx.section.name == "train"
+    ctx.args["data"] = load_rank_datalist(ctx.spec, ctx.facts, ctx.where, even=even)
+    ctx.fill_from_key("transform", "pre_transforms")
+
+
+RULES = (
+    Rule(
+        "datalist.dataset_items",
+        all_of(_names_datalist, subclass_of("torch.utils.data.Dataset")),
+        before=_dataset_items,
+    ),
+)

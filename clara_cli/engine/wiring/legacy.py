@@ -1,0 +1,40 @@
+"""Legacy rewrites: MONAI 0.x conventions in Clara 4.0 configs that would fail today.
+
+Clara 4.0 output transforms are lambdas on one dict (`lambda x: x['loss']`); MONAI 1.x engines
+hand handlers a list of per-item dicts, so the lambda is applied per item
+(:class:`clara_cli.registry.shims.PerItemTransform`).
+"""
+
+from __future__ import annotations
+
+from clara_cli.engine.wiring.predicates import subclass_of
+from clara_cli.engine.wiring.rules import BuildContext, Rule
+from clara_cli.registry import shims
+
+
+def _writes_lambda_output_transform(ctx: BuildContext) -> bool:
+    # Only lambdas written in the config: from_engine(...) and our own defaults already
+    # handle lists of per-item dicts.
+    written = (ctx.spec.get("args") or {}).get("output_transform")
+    return isinstance(written, str) and written.lstrip().startswith("lambda")
+
+
+# A plain ignite metric (not MONAI's handler wrapper) updates on the whole batch at once, so
+# the per-item results are stacked back into a batch.
+_is_plain_ignite_metric = subclass_of(
+    "ignite.metrics.Metric", exclude=("monai.handlers.IgniteMetricHandler",)
+)
+
+
+def _per_item_output_transform(ctx: BuildContext) -> None:
+    stack = _is_plain_ignite_metric(ctx)
+    ctx.args["output_transform"] = shims.PerItemTransform(ctx.args["output_transform"], stack)
+
+
+RULES = (
+    Rule(
+        "legacy.per_item_output_transform",
+        _writes_lambda_output_transform,
+        before=_per_item_output_transform,
+    ),
+)

@@ -1,0 +1,70 @@
+"""Engine preparation: what the run decides for every trainer, evaluator and checkpoint saver.
+
+Before construction an engine gets the run's AMP flag and its network prepared (DDP, CPU
+autocast); after it, a trainer gets torch.amp's GradScaler and the bf16 non-finite-gradient
+fallback, and a CheckpointSaver writes atomically.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clara_cli.engine.wiring.predicates import subclass_of
+from clara_cli.engine.wiring.rules import BuildContext, Rule
+
+_is_trainer = subclass_of("monai.engines.Trainer")
+_is_engine = subclass_of("monai.engines.Trainer", "monai.engines.Evaluator")
+
+
+def _engine_amp(ctx: BuildContext) -> None:
+    # Not a fill: resolve_amp decided from the config's `amp` and the device (engine/amp.py).
+    if "amp" in ctx.params:
+        ctx.args["amp"] = ctx.facts.amp_enabled
+
+
+def _engine_network(ctx: BuildContext) -> None:
+    network = ctx.args.get("network")
+    if network is not None:
+        ctx.args["network"] = ctx.facts.prepare_network(network, _is_trainer(ctx))
+
+
+def _grad_scaler(ctx: BuildContext) -> Any:
+    trainer = ctx.obj
+    if trainer.amp and trainer.scaler is not None:
+        import torch
+
+        # MONAI still builds the deprecated torch.cuda.amp.GradScaler; use torch.amp's.
+        trainer.scaler = torch.amp.GradScaler("cuda")
+    return trainer
+
+
+def _non_finite_fallback(ctx: BuildContext) -> Any:
+    from clara_cli.engine.precision import AutocastForward, NonFiniteGradientFallback
+
+    trainer = ctx.obj
+    if isinstance(trainer.network, AutocastForward):
+        NonFiniteGradientFallback(trainer.network).attach(trainer)
+    return trainer
+
+
+def _atomic_checkpoints(ctx: BuildContext) -> Any:
+    from clara_cli.engine.checkpoint import make_checkpoint_saver_atomic
+
+    # MONAI writes in place: a kill mid-write would leave a truncated model.pt.
+    make_checkpoint_saver_atomic(ctx.obj)
+    return ctx.obj
+
+
+_SUPERVISED_TRAINER = subclass_of("monai.engines.SupervisedTrainer")
+
+RULES = (
+    Rule("preparation.engine_amp", _is_engine, before=_engine_amp),
+    Rule("preparation.engine_network", _is_engine, before=_engine_network),
+    Rule("preparation.grad_scaler", _SUPERVISED_TRAINER, after=_grad_scaler),
+    Rule("preparation.non_finite_fallback", _SUPERVISED_TRAINER, after=_non_finite_fallback),
+    Rule(
+        "preparation.atomic_checkpoints",
+        subclass_of("monai.handlers.CheckpointSaver"),
+        after=_atomic_checkpoints,
+    ),
+)

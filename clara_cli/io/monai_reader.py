@@ -1,0 +1,96 @@
+"""A MONAI image reader on SimpleITK, so configs read NRRD/MetaImage without the `itk` package.
+
+MONAI's `LoadImage` reads NRRD only through `ITKReader` (the `itk` package) or `NrrdReader`
+(`pynrrd`); neither ships with clara, so `LoadImaged` fails on a `.nrrd` file with "cannot
+find a suitable reader". This reader does what `ITKReader` does, on SimpleITK (which clara's
+own IO already uses): a config names it by path::
+
+    {"name": "LoadImaged", "args": {"keys": ["image", "label"],
+                                    "reader": "clara_cli.io.monai_reader.SimpleITKReader"}}
+
+The array comes back in MONAI's index order (x, y, z) with the RAS affine, exactly like
+`NibabelReader`/`ITKReader`, so Orientationd, Spacingd and Invertd work unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from monai.data.image_reader import ImageReader, _copy_compatible_dict, _stack_images
+from monai.data.utils import orientation_ras_lps
+from monai.utils import MetaKeys, SpaceKeys, ensure_tuple
+
+from clara_cli.io.image import TypePath, image_suffix, read_image
+
+
+class SimpleITKReader(ImageReader):
+    """Read NIfTI, NRRD, MetaImage files or a DICOM folder with SimpleITK (see module doc).
+
+    Args:
+        channel_dim: the channel axis of a multi-component image (None: components last).
+        affine_lps_to_ras: give the affine in RAS, as MONAI's other readers do.
+    """
+
+    def __init__(self, channel_dim: int | None = None, affine_lps_to_ras: bool = True) -> None:
+        super().__init__()
+        self.channel_dim = channel_dim
+        self.affine_lps_to_ras = affine_lps_to_ras
+
+    def verify_suffix(self, filename: Sequence[TypePath] | TypePath) -> bool:
+        """Whether every file has a suffix SimpleITK reads here (folders: DICOM series)."""
+        from pathlib import Path
+
+        return all(
+            Path(name).is_dir() or image_suffix(name) is not None for name in ensure_tuple(filename)
+        )
+
+    def read(self, data: Sequence[TypePath] | TypePath, **kwargs: Any) -> Any:
+        """The SimpleITK image(s); a list of files becomes channels in :meth:`get_data`."""
+        images = [read_image(name) for name in ensure_tuple(data)]
+        return images if len(images) > 1 else images[0]
+
+    def get_data(self, img: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        """The (x, y, z[, c]) array and its metadata (affine, spatial shape, channel dim)."""
+        import SimpleITK as sitk
+
+        arrays: list[np.ndarray] = []
+        meta: dict[str, Any] = {}
+        # not ensure_tuple: a SimpleITK image is itself iterable (over its pixels)
+        for image in img if isinstance(img, (list, tuple)) else [img]:
+            # SimpleITK's numpy view is (z, y, x[, c]); MONAI's readers give (x, y, z[, c]).
+            array = sitk.GetArrayFromImage(image)
+            spatial = image.GetDimension()
+            array = np.moveaxis(array, range(spatial), range(spatial)[::-1])
+            arrays.append(array)
+            header = self._header(image)
+            if self.channel_dim is None:
+                header[MetaKeys.ORIGINAL_CHANNEL_DIM] = (
+                    float("nan") if image.GetNumberOfComponentsPerPixel() == 1 else -1
+                )
+            else:
+                header[MetaKeys.ORIGINAL_CHANNEL_DIM] = self.channel_dim
+            _copy_compatible_dict(header, meta)
+        return _stack_images(arrays, meta), meta
+
+    def _header(self, image: Any) -> dict[str, Any]:
+        spatial = image.GetDimension()
+        direction = np.asarray(image.GetDirection(), dtype=np.float64).reshape(spatial, spatial)
+        spacing = np.asarray(image.GetSpacing(), dtype=np.float64)
+        affine = np.eye(spatial + 1)
+        affine[:spatial, :spatial] = direction @ np.diag(spacing)
+        affine[:spatial, -1] = image.GetOrigin()
+        if self.affine_lps_to_ras:
+            affine = orientation_ras_lps(affine)
+        header: dict[str, Any] = {
+            key: image.GetMetaData(key)
+            for key in image.GetMetaDataKeys()
+            if not key.startswith("ITK_")
+        }
+        header["spacing"] = spacing
+        header[MetaKeys.ORIGINAL_AFFINE] = affine
+        header[MetaKeys.AFFINE] = affine.copy()
+        header[MetaKeys.SPACE] = SpaceKeys.RAS if self.affine_lps_to_ras else SpaceKeys.LPS
+        header[MetaKeys.SPATIAL_SHAPE] = np.asarray(image.GetSize())
+        return header

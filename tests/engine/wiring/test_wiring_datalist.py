@@ -1,0 +1,75 @@
+"""Datasets read their datalist file: this rank's shard, padded for training only."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from monai.data import CacheDataset, Dataset
+
+from clara_cli.engine.wiring.datalist import load_rank_datalist
+from clara_cli.engine.wiring.rules import RunFacts
+from clara_cli.errors import DataError
+
+
+@pytest.fixture
+def datalist(tmp_path):
+    names = ["a", "b", "c"]
+    for name in names:
+        (tmp_path / f"{name}.nii.gz").write_bytes(b"")
+    path = tmp_path / "datalist.json"
+    path.write_text(
+        json.dumps(
+            {
+                "training": [{"image": f"{n}.nii.gz"} for n in names],
+                "validation": [{"image": "a.nii.gz"}],
+            }
+        )
+    )
+    return path
+
+
+def _spec(datalist, key="training", **extra):
+    return {"name": "Dataset", "data_list_file_path": str(datalist), "data_list_key": key, **extra}
+
+
+def test_a_dataset_gets_this_ranks_shard_of_its_datalist_and_the_pre_transforms(kit, datalist):
+    section = kit.Section(pre_transforms="pre")
+    variables = {"DATA_ROOT": str(datalist.parent)}
+    ctx = kit.context(
+        CacheDataset, section=section, spec=_spec(datalist), variables=variables, rank=1,
+        world_size=2,
+    )  # fmt: skip
+    args = kit.before("datalist.dataset_items", ctx)
+    # Three items over two ranks: training pads, so rank 1 also runs two steps.
+    assert len(args["data"]) == 2
+    assert all(item["image"].startswith(str(datalist.parent)) for item in args["data"])
+    assert args["transform"] == "pre"
+
+
+def test_the_base_dir_of_the_spec_wins_over_data_root(kit, datalist, tmp_path):
+    spec = _spec(datalist, data_file_base_dir=str(datalist.parent))
+    ctx = kit.context(Dataset, spec=spec, variables={"DATA_ROOT": str(tmp_path / "elsewhere")})
+    items = kit.before("datalist.dataset_items", ctx)["data"]
+    assert [item["image"] for item in items] == [
+        str(datalist.parent / f"{n}.nii.gz") for n in "abc"
+    ]
+
+
+def test_a_dataset_without_a_datalist_is_left_alone(kit):
+    assert not kit.applies("datalist.dataset_items", kit.context(Dataset, {"data": []}))
+
+
+def test_fewer_evaluation_cases_than_processes_is_a_clear_error(datalist):
+    facts = RunFacts({"DATA_ROOT": str(datalist.parent)}, "cpu", rank=1, world_size=2)
+    spec = _spec(datalist, "validation")
+    with pytest.raises(DataError, match="has 1 item\\(s\\), fewer than the 2 processes"):
+        load_rank_datalist(spec, facts, "config.json: validate.dataset", even=False)
+    # Training pads the list instead, so that every rank runs the same number of steps.
+    assert len(load_rank_datalist(spec, facts, "config.json: train.dataset", even=True)) == 1
+
+
+def test_an_unreadable_datalist_names_the_config_key(kit, tmp_path):
+    ctx = kit.context(Dataset, spec=_spec(tmp_path / "missing.json"))
+    with pytest.raises(DataError, match="config.json: train.thing: "):
+        kit.before("datalist.dataset_items", ctx)
