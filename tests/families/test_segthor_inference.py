@@ -90,6 +90,8 @@ def test_gate_removes_absent_organs_per_slice():
     gated = gate_logits(logits, presence, organs=[1, 2], threshold=0.5)
     assert (gated[0].argmax(0) != 2).all() and (gated[1].argmax(0) == 2).all()
     assert torch.equal(gated[1], logits[1]) and torch.isfinite(gated).all()
+    with pytest.raises(ValueError, match="one flag per organ"):
+        gate_logits(logits, presence[:, :1], organs=[1, 2], threshold=0.5)
 
 
 class SliceIndexClassifier(torch.nn.Module):

@@ -33,8 +33,10 @@ def _ct(shape=(60, 50, 8), centre=(35.0, 20.0), radii=(12, 9)):
 def test_body_centre_ignores_the_table():
     centre = body_centre(_ct())
     assert centre[0] == pytest.approx(35.0, abs=0.01) and centre[1] == pytest.approx(20.0, abs=0.01)
-    with pytest.raises(ValueError, match="no voxel above"):
+    with pytest.raises(ValueError, match="at or below -500.0 HU"):
         body_centre(np.full((1, 4, 4, 4), -1000.0))
+    with pytest.raises(ValueError, match="intensity normalisation"):
+        body_centre(np.random.default_rng(0).uniform(0, 1, (1, 4, 4, 4)))
 
 
 def test_box_around_keeps_whole_axes():

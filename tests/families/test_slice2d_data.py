@@ -78,6 +78,10 @@ def test_volume_without_labels_still_yields_samples():
 def test_bad_arguments_and_inputs():
     with pytest.raises(ValueError, match="empty_fraction"):
         RandSlicesd("image", empty_fraction=1.5)
+    with pytest.raises(ValueError, match="slices would not match"):
+        RandSlicesd(["image", "label"])(
+            {"image": torch.zeros(1, 4, 4, 5), "label": torch.zeros(1, 4, 4, 4)}
+        )
     with pytest.raises(ValueError, match="channel-first 3D"):
         RandSlicesd(["image", "label"])(
             {"image": torch.zeros(1, 4, 4), "label": torch.zeros(1, 4, 4)}

@@ -27,7 +27,7 @@ def body_centre(volume: Any, threshold: float = BODY_THRESHOLD) -> tuple[float, 
     a stray bright object does not pull the centre away.
 
     Raises:
-        ValueError: nothing in the volume is above the threshold.
+        ValueError: every voxel is above the threshold, or none is (not a CT in HU).
     """
     import numpy as np
     from scipy import ndimage
@@ -36,12 +36,13 @@ def body_centre(volume: Any, threshold: float = BODY_THRESHOLD) -> tuple[float, 
     if array.ndim == 4:
         array = array[0]
     foreground = array > threshold
-    components, count = ndimage.label(foreground)
-    if count == 0:
+    if foreground.all() or not foreground.any():
+        # a thoracic CT always holds air (around the body, in the lungs) and tissue
         raise ValueError(
-            f"no voxel above {threshold} HU: is this a CT in Hounsfield units "
-            "(crop before any intensity normalisation)?"
+            f"every voxel is {'above' if foreground.all() else 'at or below'} {threshold} HU: "
+            "is this a CT in Hounsfield units? Crop before any intensity normalisation"
         )
+    components, _ = ndimage.label(foreground)
     sizes = np.bincount(components.ravel())
     sizes[0] = 0
     body = components == int(sizes.argmax())

@@ -114,6 +114,13 @@ def gate_logits(
         organs: the label value (= logit channel) of each presence flag.
         threshold: presence probability below which an organ is removed.
     """
+    if presence_logits.shape != (logits.shape[0], len(organs)):
+        raise ValueError(
+            f"the slice classifier gave shape {tuple(presence_logits.shape)} for "
+            f"{logits.shape[0]} slice(s); expected one flag per organ {list(organs)}"
+        )
+    if max(organs) >= logits.shape[1]:
+        raise ValueError(f"organs {list(organs)} but the segmenter has {logits.shape[1]} channels")
     absent = torch.sigmoid(presence_logits.float()) < threshold  # (B, K)
     gated = logits.clone()
     for k, organ in enumerate(organs):

@@ -153,6 +153,12 @@ class RandSlicesd(Randomizable, MapTransform, MultiSampleTrait):
                 f"RandSlicesd expects channel-first 3D volumes (C, X, Y, Z), "
                 f"not {self.label_key!r} of shape {tuple(label.shape)}"
             )
+        for key in self.key_iterator(data):
+            if tuple(data[key].shape[1:]) != tuple(label.shape[1:]):
+                raise ValueError(
+                    f"RandSlicesd: {key!r} has spatial shape {tuple(data[key].shape[1:])} but "
+                    f"{self.label_key!r} has {tuple(label.shape[1:])}: slices would not match"
+                )
         self.randomize(label)
         samples: list[dict[Hashable, Any]] = []
         for axis, index in self._choices:
