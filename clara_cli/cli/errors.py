@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from clara_cli.cli.options import debug_enabled
-from clara_cli.errors import ClaraError
+from clara_cli.errors import ClaraError, root_cause
 
 
 class ClaraGroup(click.Group):
@@ -40,6 +40,10 @@ class ClaraGroup(click.Group):
             raise click.ClickException(str(err)) from None
         except Exception as err:  # noqa: BLE001 - the last line of defence for the user
             _close_progress_bars()
+            cause = root_cause(err)
+            if isinstance(cause, ClaraError) and not debug_enabled(ctx):
+                # A library error raised inside MONAI/ignite (a transform run by a loader).
+                raise click.ClickException(str(cause)) from None
             if debug_enabled(ctx):
                 traceback.print_exc()
                 raise click.ClickException(describe_exception(err)) from None

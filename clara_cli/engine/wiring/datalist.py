@@ -4,6 +4,8 @@
 "data_file_base_dir": "..."}` becomes `CacheDataset(data=<this rank's items>, transform=...)`.
 Training shards are padded to equal length (every rank runs the same number of steps);
 evaluation shards are not padded (no case counted twice), so every rank needs at least one.
+Every loaded image is checked for NaN/Inf, and training items carry their file name to the
+batch (see :mod:`clara_cli.engine.finite`).
 """
 
 from __future__ import annotations
@@ -54,10 +56,18 @@ def _names_datalist(ctx: BuildContext) -> bool:
 
 
 def _dataset_items(ctx: BuildContext) -> None:
+    from clara_cli.engine.finite import CASE_KEY, case_label, with_finite_checks
+
     # The datalist is the spec's own way of giving `data`: it replaces, not fills.
     even = ctx.section.name == "train"
-    ctx.args["data"] = load_rank_datalist(ctx.spec, ctx.facts, ctx.where, even=even)
+    items = load_rank_datalist(ctx.spec, ctx.facts, ctx.where, even=even)
+    if even:
+        # Tagged so that a diverging batch can name its cases (metadata is often dropped).
+        items = [{**item, CASE_KEY: case_label(item)} for item in items]
+    ctx.args["data"] = items
     ctx.fill_from_key("transform", "pre_transforms")
+    if "transform" in ctx.args:
+        ctx.args["transform"] = with_finite_checks(ctx.args["transform"])
 
 
 RULES = (

@@ -1,8 +1,8 @@
 """Engine preparation: what the run decides for every trainer, evaluator and checkpoint saver.
 
 Before construction an engine gets the run's AMP flag and its network prepared (DDP, CPU
-autocast); after it, a trainer gets torch.amp's GradScaler and the bf16 non-finite-gradient
-fallback, and a CheckpointSaver writes atomically.
+autocast); after it, a trainer gets torch.amp's GradScaler, the bf16 non-finite-gradient
+fallback and the non-finite loss guard, and a CheckpointSaver writes atomically.
 """
 
 from __future__ import annotations
@@ -47,6 +47,14 @@ def _non_finite_fallback(ctx: BuildContext) -> Any:
     return trainer
 
 
+def _non_finite_loss_guard(ctx: BuildContext) -> Any:
+    from clara_cli.engine.finite import NonFiniteLossGuard
+
+    # After the bf16 fallback's rule: the guard wraps it and sees the fp32 redo's loss.
+    NonFiniteLossGuard().attach(ctx.obj)
+    return ctx.obj
+
+
 def _atomic_checkpoints(ctx: BuildContext) -> Any:
     from clara_cli.engine.checkpoint import make_checkpoint_saver_atomic
 
@@ -62,6 +70,7 @@ RULES = (
     Rule("preparation.engine_network", _is_engine, before=_engine_network),
     Rule("preparation.grad_scaler", _SUPERVISED_TRAINER, after=_grad_scaler),
     Rule("preparation.non_finite_fallback", _SUPERVISED_TRAINER, after=_non_finite_fallback),
+    Rule("preparation.non_finite_loss", _SUPERVISED_TRAINER, after=_non_finite_loss_guard),
     Rule(
         "preparation.atomic_checkpoints",
         subclass_of("monai.handlers.CheckpointSaver"),
