@@ -1,4 +1,5 @@
-"""`clara train` that must fail loudly: NaN images."""
+"""`clara train` that must fail loudly: divergence, NaN images, a failed or interrupted run
+(no model_final.pt, the resume checkpoint kept)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,17 @@ def _train(mmar, *overrides: str):
 def _all_finite(path) -> bool:
     state = torch.load(path, weights_only=True)
     return all(torch.isfinite(t).all() for t in state["model"].values() if t.is_floating_point())
+
+
+@pytest.mark.slow
+def test_a_diverging_run_stops_at_the_first_nan_loss_and_writes_no_checkpoint(mmar_41):
+    result = _train(mmar_41, "learning_rate=1e30")
+
+    assert result.exit_code == 1
+    assert "Error: training stopped: the loss is nan at epoch 1, iteration" in result.output
+    assert "cases in this batch: " in result.output and "spleen_" in result.output
+    assert "Traceback" not in result.output
+    assert not list((mmar_41 / "models").glob("*.pt"))  # no NaN model, final or best
 
 
 @pytest.mark.slow

@@ -2,7 +2,8 @@
 
 Before construction an engine gets the run's AMP flag and its network prepared (DDP, CPU
 autocast); after it, a trainer gets torch.amp's GradScaler, the bf16 non-finite-gradient
-fallback and the non-finite loss guard, and a CheckpointSaver writes atomically.
+fallback and the non-finite loss guard, and a CheckpointSaver writes atomically and keeps
+its final checkpoint for a completed run.
 """
 
 from __future__ import annotations
@@ -63,6 +64,17 @@ def _atomic_checkpoints(ctx: BuildContext) -> Any:
     return ctx.obj
 
 
+def _no_final_model_on_error(ctx: BuildContext) -> Any:
+    # MONAI's CheckpointSaver writes its final checkpoint (model_final.pt) on an exception or
+    # Ctrl-C as well, replacing a finished run's final model with broken or interrupted
+    # weights. A failed run keeps the resume checkpoint instead (see workflows/train.py).
+    def reraise(engine: Any, error: BaseException) -> None:
+        raise error
+
+    ctx.obj.exception_raised = reraise
+    return ctx.obj
+
+
 _SUPERVISED_TRAINER = subclass_of("monai.engines.SupervisedTrainer")
 
 RULES = (
@@ -71,6 +83,11 @@ RULES = (
     Rule("preparation.grad_scaler", _SUPERVISED_TRAINER, after=_grad_scaler),
     Rule("preparation.non_finite_fallback", _SUPERVISED_TRAINER, after=_non_finite_fallback),
     Rule("preparation.non_finite_loss", _SUPERVISED_TRAINER, after=_non_finite_loss_guard),
+    Rule(
+        "preparation.no_final_model_on_error",
+        subclass_of("monai.handlers.CheckpointSaver"),
+        after=_no_final_model_on_error,
+    ),
     Rule(
         "preparation.atomic_checkpoints",
         subclass_of("monai.handlers.CheckpointSaver"),
