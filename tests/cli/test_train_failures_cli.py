@@ -1,5 +1,5 @@
-"""`clara train` that must fail loudly: divergence, NaN images, a failed or interrupted run
-(no model_final.pt, the resume checkpoint kept)."""
+"""`clara train` that must fail loudly: divergence, NaN images, a label on another grid than
+its image."""
 
 from __future__ import annotations
 
@@ -55,3 +55,24 @@ def test_an_image_with_nan_voxels_is_named_before_training(mmar_41, tmp_path):
     assert f"Error: {bad}: the image holds 3 NaN voxel(s)" in result.output
     assert "Traceback" not in result.output and " object at 0x" not in result.output
     assert not (mmar_41 / "models").exists()
+
+
+@pytest.mark.slow
+def test_a_label_on_another_grid_than_its_image_is_refused_naming_both(mmar_41, tmp_path):
+    import json
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(mmar_41 / "data", data)
+    datalist = json.loads((data / "dataset_0.json").read_text(encoding="utf-8"))
+    case = datalist["validation"][0]
+    label = sitk.ReadImage(str(data / case["label"]))
+    sitk.WriteImage(label[:, :, :-2], str(data / case["label"]))
+
+    result = _train(mmar_41, f"DATA_ROOT={data}", f"DATASET_JSON={data / 'dataset_0.json'}")
+
+    assert result.exit_code == 1
+    assert "validate.dataset: image and label are not on the same grid" in result.output
+    assert f"{data / case['image']} / {data / case['label']}: size (" in result.output
+    assert "Traceback" not in result.output
+    assert not list((mmar_41 / "models").glob("*.pt"))
