@@ -166,8 +166,14 @@ def test_amp_on_cpu_trains_in_bf16_and_records_it(tiny_mmar):
 
 
 def test_checkpoint_interval_must_be_a_whole_number(tiny_mmar):
-    with pytest.raises(ConfigError, match="checkpoint_interval must be a whole number"):
+    # Given with --set, the value is refused before the run starts (an OverrideError).
+    with pytest.raises(ConfigError, match="checkpoint_interval=often: expected a whole number"):
         _train(tiny_mmar, checkpoint_interval="often")
+    config = tiny_mmar / "config" / "config_train.json"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('"epochs": 3,', '"epochs": 3, "checkpoint_interval": -2,'))
+    with pytest.raises(ConfigError, match="checkpoint_interval must be a whole number"):
+        _train(tiny_mmar)
 
 
 @pytest.mark.slow
