@@ -137,6 +137,10 @@ def _like(key: str, value: Any, old: Any) -> Any:
         if not isinstance(value, bool):
             raise _wrong(key, value, "true or false")
         return value
+    if isinstance(value, str) and value.isdigit() and isinstance(old, (int, float, list)):
+        # Digits JSON does not read as a number: an axis code ("012" for axes [0,1,2], as the
+        # slice families accept for `axis` and `fusion_axes`).
+        return value
     if isinstance(old, int):
         whole = _integral(value)
         if isinstance(whole, bool) or not isinstance(whole, int):

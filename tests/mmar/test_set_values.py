@@ -18,6 +18,7 @@ DEFINED = {
     "features": [32, 32, 64],
     "class_names": ["spleen"],
     "max_iter": 3,
+    "axis": 0,
     "threshold": 0.5,
     "note": "{MMAR_ROOT}/x",
 }
@@ -64,6 +65,8 @@ def test_values_that_fit_are_kept_and_whole_floats_become_whole_numbers():
         pixdim=[4, 4, -1],  # MONAI keeps an axis's spacing where pixdim <= 0
         learning_rate=1,
         max_iter=5,
+        axis="012",  # digits JSON does not read as a number stay text (three slice axes)
+        features="012",
         threshold=1,
         MMAR_CKPT_DIR=2024,  # a folder named like a number
         class_names=["a", "b"],  # a list of names may change length
@@ -74,6 +77,7 @@ def test_values_that_fit_are_kept_and_whole_floats_become_whole_numbers():
     assert checked["epochs"] == 1000 and isinstance(checked["epochs"], int)
     assert checked["MMAR_CKPT_DIR"] == "2024"
     assert checked["pixdim"] == [4, 4, -1] and checked["dropout"] == 0.2
+    assert checked["axis"] == "012"
 
 
 def test_a_key_nothing_reads_is_refused_with_a_did_you_mean():
