@@ -41,7 +41,8 @@ def started(monkeypatch):
 def test_a_wrong_set_is_a_usage_error_before_any_work(command, setting, message, tmp_path, started):
     args = [command, "-m", str(SPLEEN), "--device", "cpu", "--set", setting]
     if command == "infer":
-        args += ["-i", str(tmp_path), "-o", str(tmp_path / "out")]
+        (tmp_path / "in").mkdir()
+        args += ["-i", str(tmp_path / "in"), "-o", str(tmp_path / "out")]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2, result.output
     assert message in result.output
