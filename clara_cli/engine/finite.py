@@ -145,6 +145,8 @@ def require_finite_weights(state: Mapping[str, Any], path: Any) -> None:
     if bool(torch.isfinite(torch.stack(torch._foreach_norm(tensors))).all()):
         return
     bad = [name for name, t in weights.items() if t is not None and _has_non_finite(t)]
+    if not bad:  # finite weights whose norm overflowed (|w| near the float limit)
+        return
     raise ClaraError(
         f"refusing to write checkpoint {path}: {len(bad)} weight tensor(s) hold NaN or Inf "
         f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''})\n"

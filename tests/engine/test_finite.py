@@ -142,3 +142,13 @@ def test_non_finite_weights_are_never_written(tmp_path):
         saver({"model": net.state_dict()}, "model.pt")
     assert list(tmp_path.iterdir()) == []
     require_finite_weights({"model": torch.nn.Linear(2, 2).state_dict()}, target)  # finite: ok
+
+
+def test_huge_but_finite_weights_are_written(tmp_path):
+    import torch
+
+    from clara_cli.engine.finite import require_finite_weights
+
+    # The fused norm of these overflows to inf; every value is still finite.
+    huge = torch.full((4,), 3.0e38)
+    require_finite_weights({"model": {"w": huge}}, tmp_path / "model.pt")
