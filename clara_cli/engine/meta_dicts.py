@@ -15,6 +15,8 @@ itself, so three things those configs do now lose it or look for it in the wrong
 - `Invertd` of a plain tensor (a TorchScript model's output through `SimpleInferer`) looks
   for a `pred_transforms` key that no longer exists and skips the inversion with a
   warning: :class:`LegacyInvertd` inverts it with the trace of `orig_keys`' MetaTensor.
+- DeepGrow's cropping and guidance transforms still index `data["image_meta_dict"]`:
+  their legacy subclasses are given each MetaTensor's own metadata under that name.
 - Handler callables that read `batch["image_meta_dict"]` (`MetricsSaver`'s
   `batch_transform`): :class:`MetaDictView` shows them each MetaTensor's metadata under
   that name.
@@ -33,6 +35,13 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
+from monai.apps.deepgrow.transforms import (
+    AddGuidanceFromPointsd,
+    Fetch2DSliced,
+    RestoreLabeld,
+    SpatialCropForegroundd,
+    SpatialCropGuidanced,
+)
 from monai.data import MetaTensor
 from monai.transforms import Invertd, ToNumpyd, ToTensord
 from monai.transforms.inverse import InvertibleTransform
@@ -98,18 +107,18 @@ class LegacyToNumpyd(ToNumpyd):
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
-        kept = []
+        kept = False
         for key in self.key_iterator(d):
             value = d[key]
             if isinstance(value, MetaTensor) and meta_key(key) not in d:
                 d[meta_key(key)] = dict(value.meta)
                 d[InvertibleTransform.trace_key(key)] = list(value.applied_operations)
-                kept.append(str(key))
+                kept = True
         if kept:
             _report(
                 self,
-                f"ToNumpyd drops the metadata of {', '.join(map(repr, kept))} on today's MONAI; "
-                "kept in '<key>_meta_dict' (as MONAI 0.x did) for a later ToTensord",
+                "ToNumpyd drops a MetaTensor's metadata on today's MONAI; kept in "
+                "'<key>_meta_dict' (as MONAI 0.x did) for a later ToTensord",
             )
         return super().__call__(d)
 
@@ -133,11 +142,44 @@ class LegacyInvertd(Invertd):
         return super().__call__(d)
 
 
+def _with_meta_dict_input(monai_class: type) -> type:
+    """A subclass of a MONAI transform that still indexes `data["<key>_meta_dict"]` (DeepGrow's
+    cropping and guidance transforms): each MetaTensor's own metadata dict is given under that
+    name (the same dict, so what the transform writes there stays with the MetaTensor)."""
+
+    def __call__(self: Any, data: Mapping[Hashable, Any]) -> Any:
+        return monai_class.__call__(self, with_meta_dicts(data))
+
+    name = f"Legacy{monai_class.__name__}"
+    # Module-level name and qualname: DataLoader workers pickle transforms by reference.
+    return type(
+        name, (monai_class,), {"__call__": __call__, "__module__": __name__, "__qualname__": name}
+    )
+
+
+_META_DICT_READERS = (
+    "SpatialCropForegroundd",
+    "SpatialCropGuidanced",
+    "AddGuidanceFromPointsd",
+    "RestoreLabeld",
+    "Fetch2DSliced",
+)
+LegacySpatialCropForegroundd = _with_meta_dict_input(SpatialCropForegroundd)
+LegacySpatialCropGuidanced = _with_meta_dict_input(SpatialCropGuidanced)
+LegacyAddGuidanceFromPointsd = _with_meta_dict_input(AddGuidanceFromPointsd)
+LegacyRestoreLabeld = _with_meta_dict_input(RestoreLabeld)
+LegacyFetch2DSliced = _with_meta_dict_input(Fetch2DSliced)
+
 #: MONAI's class -> the legacy class that replaces it in Clara 4.x configs.
 LEGACY_CLASSES: dict[type, type] = {
     ToTensord: LegacyToTensord,
     ToNumpyd: LegacyToNumpyd,
     Invertd: LegacyInvertd,
+    SpatialCropForegroundd: LegacySpatialCropForegroundd,
+    SpatialCropGuidanced: LegacySpatialCropGuidanced,
+    AddGuidanceFromPointsd: LegacyAddGuidanceFromPointsd,
+    RestoreLabeld: LegacyRestoreLabeld,
+    Fetch2DSliced: LegacyFetch2DSliced,
 }
 
 
@@ -154,6 +196,13 @@ def adopt(transform: Any, where: str) -> Any:
         return transform
     transform.__class__ = legacy
     transform.clara_where = where
+    if legacy.__name__[len("Legacy") :] in _META_DICT_READERS:
+        # Said now, in this process: the transform itself may run in DataLoader workers.
+        _report(
+            transform,
+            f"{type(transform).__name__[len('Legacy') :]} indexes '<key>_meta_dict' (MONAI 0.x "
+            "meta dicts); given each MetaTensor's own metadata under that name",
+        )
     return transform
 
 

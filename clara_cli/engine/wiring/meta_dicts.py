@@ -1,6 +1,7 @@
 """MONAI 0.5-0.8 meta-dict semantics: Clara 4.x validation and inference configs on MetaTensor.
 
-- `ToTensord`, `ToNumpyd` and `Invertd` become the legacy classes of
+- `ToTensord`, `ToNumpyd`, `Invertd` and the DeepGrow transforms that index
+  `<key>_meta_dict` become the legacy classes of
   :mod:`clara_cli.engine.meta_dicts` (same arguments; each warns once, when it acts);
 - a handler callable written against `*_meta_dict` keys (`MetricsSaver`'s
   `batch_transform: from_engine(['image_meta_dict'])`) sees each MetaTensor's metadata under
@@ -21,6 +22,14 @@ from clara_cli.registry import shims
 _META_NAME = re.compile(r"""['"](\w+)_meta_dict['"]""")
 _CALLABLE_ARGS = ("batch_transform", "output_transform")
 _META_KEY_ARGS = ("meta_keys", "orig_meta_keys")
+# MONAI's DeepGrow transforms that still index `<key>_meta_dict`.
+_DEEPGROW_META_READERS = (
+    "SpatialCropForegroundd",
+    "SpatialCropGuidanced",
+    "AddGuidanceFromPointsd",
+    "RestoreLabeld",
+    "Fetch2DSliced",
+)
 
 
 def _label(ctx: BuildContext) -> str:
@@ -93,7 +102,10 @@ RULES = (
     Rule(
         "meta_dicts.legacy_transforms",
         subclass_of(
-            "monai.transforms.ToTensord", "monai.transforms.ToNumpyd", "monai.transforms.Invertd"
+            "monai.transforms.ToTensord",
+            "monai.transforms.ToNumpyd",
+            "monai.transforms.Invertd",
+            *(f"monai.apps.deepgrow.transforms.{name}" for name in _DEEPGROW_META_READERS),
         ),
         after=_adopt,
     ),
