@@ -152,3 +152,35 @@ def test_meta_dict_real_fl_privacy_validation_names_its_cases(tmp_path, phantoms
     with (root / "eval" / "val_mean_dice_raw.csv").open(encoding="utf-8") as f:
         names = sorted(Path(r["filename"]).name for r in csv.DictReader(f))
     assert names == [f"{c}.nii.gz" for c in CASES]
+
+
+@pytest.mark.skipif(
+    not (CORPUS / "deepgrow_2D").is_dir(), reason="the conformance corpus is absent"
+)
+def test_meta_dict_real_deepgrow_2d_mixed_model_list_uses_the_first_enabled_entry(tmp_path):
+    from monai.networks.nets import BasicUNet
+
+    from clara_cli.errors import ConfigError
+    from clara_cli.workflows.sections import evaluation_section
+    from clara_cli.workflows.session import RunRequest, open_session
+
+    def section(**overrides: str):
+        request = RunRequest(
+            CORPUS / "deepgrow_2D",
+            "config/config_validation.json",
+            overrides=overrides,
+            device="cpu",
+        )
+        return evaluation_section(open_session(request))
+
+    # `model`: [a TorchScript loader, the network as a component]; Clara used the first enabled.
+    built = section(dont_load_ts_model="true", dont_load_ckpt_model="false")
+    assert isinstance(built.get("model"), BasicUNet)
+    ts_path = tmp_path / "model.ts"
+    torch.jit.script(
+        BasicUNet(spatial_dims=2, in_channels=3, out_channels=1, features=(4, 4, 8, 8, 16, 4))
+    ).save(str(ts_path))
+    loaded = section(MMAR_TORCHSCRIPT=str(ts_path))  # the archive's defaults: TorchScript
+    assert isinstance(loaded.get("model"), torch.jit.ScriptModule)
+    with pytest.raises(ConfigError, match="every entry is disabled"):
+        section(dont_load_ts_model="true", dont_load_ckpt_model="true")
