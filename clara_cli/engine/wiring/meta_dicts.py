@@ -2,7 +2,7 @@
 
 - `ToTensord`, `ToNumpyd`, `Invertd` and the DeepGrow transforms that index
   `<key>_meta_dict` become the legacy classes of
-  :mod:`clara_cli.engine.meta_dicts` (same arguments; each warns once, when it acts);
+  :mod:`clara_cli.engine.meta_dicts` (same arguments; each warns once);
 - a handler callable written against `*_meta_dict` keys (`MetricsSaver`'s
   `batch_transform: from_engine(['image_meta_dict'])`) sees each MetaTensor's metadata under
   that name;
