@@ -88,6 +88,14 @@ class Spacing(click.ParamType):
     type=click.IntRange(min=1),
     help="Parallel processes.",
 )
+@click.option(
+    "--spacing-tolerance",
+    type=click.FloatRange(min=0, min_open=True, max=1),
+    default=None,
+    metavar="FRACTION",
+    help="DICOM: how far slice steps may stray from the series' mean step, as a fraction of it "
+    "[default: 0.05]. Jitter and rounding pass; a missing slice (a 100% gap) never does.",
+)
 @click.option("--n4", is_flag=True, help="N4 bias-field correction before resampling (MRI).")
 @click.option("--bspline", is_flag=True, help="B-spline instead of linear for images.")
 @debug_option
@@ -102,6 +110,7 @@ def command(
     workers: int,
     n4: bool,
     bspline: bool,
+    spacing_tolerance: float | None,
     debug: bool,
 ) -> None:
     """Convert images and DICOM series to one format, optionally resampled to a spacing.
@@ -135,6 +144,7 @@ def command(
         interpolation="bspline" if bspline else "linear",
         n4=n4,
         overwrite=force,
+        spacing_tolerance=spacing_tolerance,
     )
     jobs = find_jobs(source_dir, output_dir, input_suffix=input_suffix, output_suffix=output_suffix)
     if not jobs:

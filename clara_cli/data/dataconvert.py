@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +56,8 @@ class ConvertOptions:
         interpolation: "linear" or "bspline" for images.
         n4: N4 bias-field correction before resampling (MRI).
         overwrite: convert again when the output exists (otherwise skip it).
+        spacing_tolerance: DICOM series: how far slice steps may stray from the mean step, as a
+            fraction of it (None: clara_cli.io.dicom.DEFAULT_SPACING_TOLERANCE).
     """
 
     spacing: tuple[float, ...] | None = None
@@ -64,6 +65,7 @@ class ConvertOptions:
     interpolation: str = "linear"
     n4: bool = False
     overwrite: bool = False
+    spacing_tolerance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -114,14 +116,15 @@ def find_jobs(
     """List the volumes under `source_dir` and their outputs under `output_dir`.
 
     Image files are picked by `input_suffix` (any supported image suffix when None). A folder
-    holding DICOM files contributes one job per series, named after its description (cleaned)
-    when that is unique in the folder, else after its SeriesInstanceUID. With an `input_suffix`
+    holding DICOM files contributes one job per series, named "PatientID_SeriesNumber_Description"
+    (empty tags left out), with the SeriesInstanceUID appended only to tell apart series whose
+    names tie, or alone when the series has none of these tags. With an `input_suffix`
     that is not an image suffix (e.g. ".dcm"), only DICOM series are converted.
 
     Raises:
         DataError: unsupported output suffix, missing source, or overlapping source and output.
     """
-    from clara_cli.io.image import list_dicom_series
+    from clara_cli.io.dicom import list_dicom_series, series_names
 
     source_dir, output_dir = Path(source_dir), Path(output_dir)
     check_folders(source_dir, output_dir)
@@ -152,10 +155,7 @@ def find_jobs(
                     dicom_candidates.append(name)
         if dicom_candidates:
             series = list_dicom_series(folder_path)
-            descriptions = [_clean(s.description) for s in series]
-            for item, description in zip(series, descriptions, strict=True):
-                unique = description and descriptions.count(description) == 1
-                stem = description if unique else _clean(item.uid)
+            for item, stem in zip(series, series_names(series), strict=True):
                 output = output_dir / relative / (stem + output_suffix)
                 jobs.append(ConvertJob(folder_path, output, series_uid=item.uid))
             # A corrupt slice file is silently left out of its series by GDCM: report it.
@@ -196,10 +196,6 @@ def _dotted(suffix: str) -> str:
     return suffix if suffix.startswith(".") else f".{suffix}"
 
 
-def _clean(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_.")
-
-
 def _mark_duplicates(jobs: list[ConvertJob]) -> list[ConvertJob]:
     first_for: dict[Path, str] = {}
     marked = []
@@ -221,7 +217,7 @@ def convert_volume(job: ConvertJob, options: ConvertOptions) -> ConvertResult:
     try:
         from clara_cli.io.image import read_image, write_image
 
-        image = read_image(job.source, job.series_uid)
+        image = read_image(job.source, job.series_uid, spacing_tolerance=options.spacing_tolerance)
         image = transform_volume(image, options)
         write_image(image, job.output)
     except ClaraError as err:

@@ -31,12 +31,20 @@ class SimpleITKReader(ImageReader):
     Args:
         channel_dim: the channel axis of a multi-component image (None: components last).
         affine_lps_to_ras: give the affine in RAS, as MONAI's other readers do.
+        spacing_tolerance: DICOM series: how far slice steps may stray from the mean step, as
+            a fraction of it (None: clara's default, see `clara_cli.io.dicom`).
     """
 
-    def __init__(self, channel_dim: int | None = None, affine_lps_to_ras: bool = True) -> None:
+    def __init__(
+        self,
+        channel_dim: int | None = None,
+        affine_lps_to_ras: bool = True,
+        spacing_tolerance: float | None = None,
+    ) -> None:
         super().__init__()
         self.channel_dim = channel_dim
         self.affine_lps_to_ras = affine_lps_to_ras
+        self.spacing_tolerance = spacing_tolerance
 
     def verify_suffix(self, filename: Sequence[TypePath] | TypePath) -> bool:
         """Whether every file has a suffix SimpleITK reads here (folders: DICOM series)."""
@@ -48,7 +56,10 @@ class SimpleITKReader(ImageReader):
 
     def read(self, data: Sequence[TypePath] | TypePath, **kwargs: Any) -> Any:
         """The SimpleITK image(s); a list of files becomes channels in :meth:`get_data`."""
-        images = [read_image(name) for name in ensure_tuple(data)]
+        images = [
+            read_image(name, spacing_tolerance=self.spacing_tolerance)
+            for name in ensure_tuple(data)
+        ]
         return images if len(images) > 1 else images[0]
 
     def get_data(self, img: Any) -> tuple[np.ndarray, dict[str, Any]]:

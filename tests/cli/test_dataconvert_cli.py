@@ -124,3 +124,20 @@ def test_errors_show_no_traceback_unless_debug(tmp_path, source, monkeypatch):
     assert crashed.exit_code == 1 and "Traceback" not in crashed.output
     assert "Error: ValueError: unexpected" in crashed.output
     assert "--debug for the traceback" in crashed.output
+
+
+def test_spacing_tolerance_option_reaches_the_dicom_check(tmp_path, ct_pair, dicom_writer):
+    image, _ = ct_pair
+    positions = np.array(
+        [image.TransformIndexToPhysicalPoint((0, 0, k)) for k in range(image.GetDepth())]
+    )
+    positions[1::2, 2] -= 0.05  # 2.45 / 2.55 mm steps: 2% off the mean
+    dicom_writer(image, tmp_path / "src" / "p1", "1.2.3.1", "CT", positions=positions)
+    strict = run("-d", tmp_path / "src", "-o", tmp_path / "out", "--spacing-tolerance", "0.01")
+    assert strict.exit_code == 1
+    assert "uneven slice spacing" in strict.output and "tolerance 1% of the step" in strict.output
+    relaxed = run("-d", tmp_path / "src", "-o", tmp_path / "out")
+    assert relaxed.exit_code == 0, relaxed.output
+    assert (tmp_path / "out" / "p1" / "CT.nii.gz").is_file()
+    wrong = run("-d", tmp_path / "src", "-o", tmp_path / "o2", "--spacing-tolerance", "0")
+    assert wrong.exit_code == 2
