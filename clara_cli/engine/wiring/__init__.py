@@ -14,6 +14,7 @@ replaced. The built-in rules, one module per concern, apply in this order:
 - :mod:`.datalist`: datasets read their datalist, this rank's shard only;
 - :mod:`.device`: engines, modules and checkpoints on this rank's device (`cuda` → cpu);
 - :mod:`.legacy`: MONAI 0.x rewrites (`lambda x: x['loss']` output transforms);
+- :mod:`.readers`: LoadImage(d) also reads NRRD/MetaImage/DICOM through SimpleITK;
 - :mod:`.preparation`: AMP flag, DDP/autocast network, GradScaler, the bf16 non-finite
   fallback and atomic checkpoint writes.
 
@@ -35,7 +36,15 @@ A model family adds its own rule without editing any of these, from its ``regist
 
 from __future__ import annotations
 
-from clara_cli.engine.wiring import datalist, defaults, device, implicit, legacy, preparation
+from clara_cli.engine.wiring import (
+    datalist,
+    defaults,
+    device,
+    implicit,
+    legacy,
+    preparation,
+    readers,
+)
 from clara_cli.engine.wiring.hooks import Wiring
 from clara_cli.engine.wiring.implicit import PlainState
 from clara_cli.engine.wiring.predicates import all_of, always, in_section, subclass_of
@@ -49,7 +58,7 @@ from clara_cli.engine.wiring.rules import (
 )
 
 #: The built-in concerns, in the order their rules apply.
-BUILTIN_MODULES = (implicit, defaults, datalist, device, legacy, preparation)
+BUILTIN_MODULES = (implicit, defaults, datalist, device, legacy, readers, preparation)
 
 _REGISTERED = RuleTable(rule for module in BUILTIN_MODULES for rule in module.RULES)
 
