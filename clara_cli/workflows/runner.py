@@ -39,6 +39,9 @@ def run_command(
     Returns:
         Rank 0's result, or None in a process that does not hold rank 0.
 
+    The run's record (`run.json`, see :mod:`clara_cli.workflows.run_record`) is written beside
+    its outputs.
+
     Raises:
         ClaraError: a missing or malformed config fails here, once, before any worker starts;
             an impossible layout or a failed worker raises DistributedError.
@@ -62,7 +65,25 @@ def run_command(
         master_addr=launch.master_addr,
         master_port=launch.master_port,
     )
-    return run_job(plan, run_workflow, (workflow, request, options, setup), debug)
+    if not _writes_record(plan):
+        return run_job(plan, run_workflow, (workflow, request, options, setup), debug)
+    from clara_cli.workflows.run_record import recording, summarize
+
+    processes = plan.nproc_per_node * launch.nnodes
+    with recording(
+        workflow.command, workflow.name, mmar, request.overrides, options, plan.device, processes
+    ) as record:
+        result = run_job(plan, run_workflow, (workflow, request, options, setup), debug)
+        record["result"] = summarize(result)
+    return result
+
+
+def _writes_record(plan: Any) -> bool:
+    """The process that started the job writes its run record (under torchrun or srun,
+    every process is one worker: rank 0's writes it)."""
+    import os
+
+    return plan.launcher is None or os.environ.get("RANK", "0") == "0"
 
 
 def run_workflow(
