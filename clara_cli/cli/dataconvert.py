@@ -130,6 +130,7 @@ def command(
     from clara_cli.data.dataconvert import (
         FAILED,
         ConvertOptions,
+        check_folders,
         collect,
         find_jobs,
         format_report,
@@ -138,6 +139,10 @@ def command(
 
     if is_label and (n4 or bspline):
         raise click.UsageError("-l (labels) cannot be combined with --n4 or --bspline")
+    try:
+        check_folders(source_dir, output_dir)
+    except DataError as err:  # -d and -o that overlap: the options contradict each other
+        raise click.UsageError(str(err)) from None
     options = ConvertOptions(
         spacing=spacing,
         is_label=is_label,

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from clara_cli.cli.options import debug_enabled
-from clara_cli.errors import ClaraError
+from clara_cli.errors import ClaraError, interrupted
 
 
 class ClaraGroup(click.Group):
@@ -29,9 +29,9 @@ class ClaraGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             _close_progress_bars()
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as err:
             _close_progress_bars()
-            click.echo("Interrupted.", err=True)
+            click.echo(str(err) or "Interrupted.", err=True)
             sys.exit(130)
         except ClaraError as err:
             _close_progress_bars()
@@ -40,6 +40,11 @@ class ClaraGroup(click.Group):
             raise click.ClickException(str(err)) from None
         except Exception as err:  # noqa: BLE001 - the last line of defence for the user
             _close_progress_bars()
+            if interrupted(err):  # a Ctrl-C that a library re-raised as its own error
+                if debug_enabled(ctx):
+                    traceback.print_exc()
+                click.echo("Interrupted.", err=True)
+                sys.exit(130)
             if debug_enabled(ctx):
                 traceback.print_exc()
                 raise click.ClickException(describe_exception(err)) from None

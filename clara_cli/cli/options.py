@@ -6,6 +6,7 @@ Only click is imported here: `clara --help` must not load torch, MONAI or Simple
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -130,8 +131,20 @@ def launch_options(fn: F) -> F:
     """Options that start several worker processes: --gpus/--nproc and the multi-node set.
 
     The command receives them as keyword arguments named like the options (`gpus`, `nproc`,
-    `nnodes`, `node_rank`, `master_addr`, `master_port`, `rdzv_endpoint`).
+    `nnodes`, `node_rank`, `master_addr`, `master_port`, `rdzv_endpoint`). `--gpus` with
+    `--nproc` is a usage error (exit 2), reported before anything is loaded.
     """
+
+    @functools.wraps(fn)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        gpus, nproc = kwargs.get("gpus"), kwargs.get("nproc")
+        if gpus is not None and nproc is not None:
+            raise click.UsageError(
+                f"--gpus {gpus} and --nproc {nproc} both set the number of processes; "
+                "give one of them"
+            )
+        return fn(*args, **kwargs)
+
     options = [
         click.option(
             "--gpus",
@@ -186,5 +199,5 @@ def launch_options(fn: F) -> F:
         ),
     ]
     for option in reversed(options):
-        fn = option(fn)
-    return fn
+        checked = option(checked)
+    return checked  # type: ignore[return-value]
