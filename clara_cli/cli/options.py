@@ -201,3 +201,31 @@ def launch_options(fn: F) -> F:
     for option in reversed(options):
         checked = option(checked)
     return checked  # type: ignore[return-value]
+
+
+def output_options(fn: F) -> F:
+    """`-q/--quiet` and `--no-progress`, applied for the command's duration (workers too)."""
+
+    @functools.wraps(fn)
+    def with_output_mode(*args: Any, quiet: bool, progress: bool, **kwargs: Any) -> Any:
+        from clara_cli.logs import output_mode
+
+        with output_mode(quiet=quiet, progress=progress):
+            return fn(*args, **kwargs)
+
+    with_output_mode = click.option(
+        "--no-progress",
+        "progress",
+        is_flag=True,
+        flag_value=False,
+        default=True,
+        help="No progress bars (they are off anyway when stderr is not a terminal: one line "
+        "per epoch is logged instead).",
+    )(with_output_mode)
+    with_output_mode = click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help="Print only warnings, errors and the final result (no progress, no epoch lines).",
+    )(with_output_mode)
+    return with_output_mode  # type: ignore[return-value]
