@@ -89,6 +89,14 @@ class Spacing(click.ParamType):
     help="Parallel processes.",
 )
 @click.option(
+    "--series",
+    "series",
+    default=None,
+    metavar="PATTERN",
+    help="DICOM: convert only the series whose number, description, UID or output name "
+    "matches (wildcards, any case), e.g. --series 3 or --series '*arterial*'.",
+)
+@click.option(
     "--spacing-tolerance",
     type=click.FloatRange(min=0, min_open=True, max=1),
     default=None,
@@ -110,6 +118,7 @@ def command(
     workers: int,
     n4: bool,
     bspline: bool,
+    series: str | None,
     spacing_tolerance: float | None,
     debug: bool,
 ) -> None:
@@ -124,6 +133,7 @@ def command(
     Examples:
       clara dataconvert -d dicom/ -o nifti/ -r 1 -s .dcm
       clara dataconvert -d labels/ -o labels_1mm/ -r 1 1 3 -l -j 2
+      clara dataconvert -d dicom/ -o nifti/ --series '*arterial*'   # one series per study
     """
     from tqdm import tqdm
 
@@ -151,11 +161,18 @@ def command(
         overwrite=force,
         spacing_tolerance=spacing_tolerance,
     )
-    jobs = find_jobs(source_dir, output_dir, input_suffix=input_suffix, output_suffix=output_suffix)
+    jobs = find_jobs(
+        source_dir,
+        output_dir,
+        input_suffix=input_suffix,
+        output_suffix=output_suffix,
+        series=series,
+    )
     if not jobs:
         raise DataError(
             f"no input volumes found in {source_dir}"
             + (f" ending with {input_suffix!r}" if input_suffix else "")
+            + (f" matching --series {series!r}" if series else "")
             + "\n  accepted: .nii .nii.gz .nrrd .nhdr .mha .mhd files and folders of DICOM series"
         )
     with tqdm(total=len(jobs), unit="vol", desc="dataconvert", disable=None) as bar:

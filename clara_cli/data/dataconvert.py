@@ -112,6 +112,7 @@ def find_jobs(
     *,
     input_suffix: str | None = None,
     output_suffix: str = ".nii.gz",
+    series: str | None = None,
 ) -> list[ConvertJob]:
     """List the volumes under `source_dir` and their outputs under `output_dir`.
 
@@ -119,7 +120,8 @@ def find_jobs(
     holding DICOM files contributes one job per series, named "PatientID_SeriesNumber_Description"
     (empty tags left out), with the SeriesInstanceUID appended only to tell apart series whose
     names tie, or alone when the series has none of these tags. With an `input_suffix`
-    that is not an image suffix (e.g. ".dcm"), only DICOM series are converted.
+    that is not an image suffix (e.g. ".dcm"), only DICOM series are converted. With `series`
+    (see `DicomSeries.matches`), only the DICOM series it matches are converted (no image files).
 
     Raises:
         DataError: unsupported output suffix, missing source, or overlapping source and output.
@@ -135,7 +137,7 @@ def find_jobs(
             f"output extension must be one of {', '.join(IMAGE_SUFFIXES)}, not {output_suffix!r}"
         )
     wanted = input_suffix.lower() if input_suffix else None
-    dicom_only = wanted is not None and image_suffix("x" + wanted) is None
+    dicom_only = series is not None or (wanted is not None and image_suffix("x" + wanted) is None)
     jobs: list[ConvertJob] = []
     for folder, subfolders, files in os.walk(source_dir):
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
@@ -154,12 +156,14 @@ def find_jobs(
                 if wanted is None or name.lower().endswith(wanted):
                     dicom_candidates.append(name)
         if dicom_candidates:
-            series = list_dicom_series(folder_path)
-            for item, stem in zip(series, series_names(series), strict=True):
+            found = list_dicom_series(folder_path)
+            for item, stem in zip(found, series_names(found), strict=True):
+                if series is not None and not item.matches(series):
+                    continue
                 output = output_dir / relative / (stem + output_suffix)
                 jobs.append(ConvertJob(folder_path, output, series_uid=item.uid))
             # A corrupt slice file is silently left out of its series by GDCM: report it.
-            in_series = {Path(file).name for item in series for file in item.files}
+            in_series = {Path(file).name for item in found for file in item.files}
             for name in dicom_candidates:
                 if name not in in_series and _looks_like_dicom(folder_path / name):
                     output = output_dir / relative / name
@@ -311,6 +315,7 @@ def convert_dataset(
     input_suffix: str | None = None,
     output_suffix: str = ".nii.gz",
     workers: int = 1,
+    series: str | None = None,
 ) -> ConvertReport:
     """Convert every volume under `source_dir` into `output_dir` and report what happened.
 
@@ -320,7 +325,11 @@ def convert_dataset(
     """
     options = options or ConvertOptions()
     jobs = find_jobs(
-        Path(source_dir), Path(output_dir), input_suffix=input_suffix, output_suffix=output_suffix
+        Path(source_dir),
+        Path(output_dir),
+        input_suffix=input_suffix,
+        output_suffix=output_suffix,
+        series=series,
     )
     return collect(jobs, iter_convert(jobs, options, workers))
 

@@ -54,6 +54,14 @@ class DicomSeries:
     def _parts(self) -> tuple[str, str, str]:
         return self.patient_id, self.series_number, self.description
 
+    def matches(self, pattern: str) -> bool:
+        """Whether `pattern` (shell wildcards, any case) matches the series' UID, number,
+        description or label: "3", "*arterial*", "1.2.840.113619.*"."""
+        import fnmatch
+
+        names = (self.uid, self.series_number, self.description, self.label)
+        return any(fnmatch.fnmatch(name.lower(), pattern.lower()) for name in names if name)
+
 
 def clean_name(text: str) -> str:
     """`text` as a file name: runs of other characters than letters, digits, `.+-` become `_`."""

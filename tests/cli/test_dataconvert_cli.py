@@ -142,3 +142,15 @@ def test_spacing_tolerance_option_reaches_the_dicom_check(tmp_path, ct_pair, dic
     assert (tmp_path / "out" / "p1" / "CT.nii.gz").is_file()
     wrong = run("-d", tmp_path / "src", "-o", tmp_path / "o2", "--spacing-tolerance", "0")
     assert wrong.exit_code == 2
+
+
+def test_series_option_selects_dicom_series(tmp_path, ct_pair, dicom_writer):
+    image, _ = ct_pair
+    study = tmp_path / "src" / "study"
+    dicom_writer(image, study, "1.2.3.1", "Arterial", tags={"0020|0011": "3"})
+    dicom_writer(image, study, "1.2.3.2", "Venous", tags={"0020|0011": "4"})
+    result = run("-d", tmp_path / "src", "-o", tmp_path / "out", "--series", "*ARTERIAL*")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "out" / "study").iterdir()] == ["3_Arterial.nii.gz"]
+    none = run("-d", tmp_path / "src", "-o", tmp_path / "o2", "--series", "7")
+    assert none.exit_code == 1 and "matching --series '7'" in none.output

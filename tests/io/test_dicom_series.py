@@ -152,3 +152,23 @@ def test_dataconvert_names_series_and_reports_the_gap(tmp_path, ct_pair, dicom_w
         "LIDC-0001_3_CT_Chest_1.2.3.12.nii.gz": FAILED,
     }
     assert "is 5 mm where the series averages" in report.failed[0].reason
+
+
+def test_series_are_selected_by_number_description_or_uid(tmp_path, ct_pair, dicom_writer):
+    from clara_cli.data.dataconvert import find_jobs
+
+    image, _ = ct_pair
+    study = tmp_path / "src" / "study"
+    dicom_writer(image, study, "1.2.3.20", "CT Arterial", tags={NUMBER: "3"})
+    dicom_writer(image[:, :, :6], study, "1.2.3.21", "CT Venous", tags={NUMBER: "4"})
+    sitk.WriteImage(image, str(tmp_path / "src" / "other.nii.gz"))
+
+    def selected(pattern):
+        jobs = find_jobs(tmp_path / "src", tmp_path / "out", series=pattern)
+        return sorted(job.series_uid for job in jobs)
+
+    assert selected("3") == ["1.2.3.20"]
+    assert selected("*venous*") == ["1.2.3.21"]
+    assert selected("1.2.3.2?") == ["1.2.3.20", "1.2.3.21"]  # and no image files
+    assert selected("9") == []
+    assert len(find_jobs(tmp_path / "src", tmp_path / "out")) == 3
