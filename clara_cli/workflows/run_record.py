@@ -8,9 +8,13 @@ versions, the device and processes, start and end times, the status, and the mod
 run read (path, size, time, SHA-256). It is written at the start ("running") and rewritten at
 the end ("completed", "failed" with the error, "interrupted"), atomically each time.
 
+Beside it, `run.log` (`export_run.log`) keeps the run's log lines with time stamps (those
+of the process that started the run: with --gpus/--nproc, rank 0's lines reach the terminal
+only) and its final status.
+
 A record already in the folder (an earlier run's) is never overwritten: it is renamed to
-`run-<its start time>.json` first, and a validation or inference says that the earlier
-run's outputs in that folder are replaced.
+`run-<its start time>.json` first (its log likewise), and a validation or inference says that
+the earlier run's outputs in that folder are replaced.
 """
 
 from __future__ import annotations
@@ -101,6 +105,9 @@ def recording(
     if path.parent.is_dir():
         _keep_earlier(path, command)
         _write(path, record)
+    run_log = RunLog(path.with_suffix(".log"))
+    clara_log = logging.getLogger("clara")
+    clara_log.addHandler(run_log)
     clock = time.monotonic()
     try:
         yield record
@@ -116,8 +123,42 @@ def recording(
     finally:
         record["finished"] = _now()
         record["seconds"] = round(time.monotonic() - clock, 3)
+        clara_log.removeHandler(run_log)
+        error = f": {record['error']}" if record.get("error") else ""
+        run_log.add_line(f"{record['finished']} {record['status']}{error}")
         if path.parent.is_dir():
             _write(path, record)
+
+
+class RunLog(logging.Handler):
+    """Appends the `clara` logger's lines to a run's log file, once its folder exists (lines
+    logged before that are held, so the run's first lines are kept too)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(logging.INFO)
+        self.path = path
+        self.pending: list[str] = []
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.add_line(self.format(record))
+        except Exception:  # noqa: BLE001 - logging must never fail the run
+            self.handleError(record)
+
+    def add_line(self, line: str) -> None:
+        self.pending.append(line)
+        self.flush()
+
+    def flush(self) -> None:
+        if not self.pending or not self.path.parent.is_dir():
+            return
+        try:
+            with self.path.open("a", encoding="utf-8") as stream:
+                stream.write("\n".join(self.pending) + "\n")
+        except OSError:
+            return  # kept pending: a later line tries again
+        self.pending.clear()
 
 
 def summarize(result: Any) -> dict[str, Any]:
@@ -229,6 +270,8 @@ def _keep_earlier(path: Path, command: str) -> None:
         kept = path.with_name(f"{path.stem}-{stamp}-{counter}.json")
     try:
         os.replace(path, kept)
+        if path.with_suffix(".log").exists():
+            os.replace(path.with_suffix(".log"), kept.with_suffix(".log"))
     except OSError as err:
         log.warning("cannot keep the earlier run record %s: %s", path, err.strerror)
         return

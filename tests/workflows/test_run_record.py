@@ -45,6 +45,7 @@ class _FakeValidate:
     def run(self, request: RunRequest, options: Any) -> Any:
         if self.error is not None and self.early:
             raise self.error
+        logging.getLogger("clara").info("validating %d cases", 2)
         Path(request.load().variables["MMAR_EVAL_OUTPUT_PATH"]).mkdir(exist_ok=True)
         if self.error is not None:
             raise self.error
@@ -77,6 +78,21 @@ def test_a_run_writes_what_produced_its_outputs(tmp_path):
     for name in ("clara", "torch", "monai", "SimpleITK", "cuda"):
         assert record["versions"][name]
     assert not [p for p in (tmp_path / "eval").iterdir() if p.name.startswith(".")]
+
+
+def test_the_run_log_keeps_the_lines_and_the_status(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="clara"):
+        run_command(_FakeValidate(), _request(tmp_path))
+        with pytest.raises(RuntimeError):
+            run_command(_FakeValidate(RuntimeError("disk full")), _request(tmp_path))
+    [earlier] = (tmp_path / "eval").glob("run-*.log")
+    lines = earlier.read_text(encoding="utf-8").splitlines()
+    # logged before eval/ existed, yet kept; then the final status
+    assert lines[0].endswith("INFO validating 2 cases") and lines[-1].endswith(" completed")
+    assert earlier.with_suffix(".json").is_file()
+    latest = (tmp_path / "eval" / "run.log").read_text(encoding="utf-8").splitlines()
+    assert latest[-1].endswith(" failed: disk full")
+    assert "validating 2 cases" in latest[0]
 
 
 def test_a_failed_or_interrupted_run_says_so(tmp_path):
