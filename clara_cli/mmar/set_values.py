@@ -32,7 +32,11 @@ def _whole(low: int) -> Callable[[Any], str | None]:
 
 
 def _switch(value: Any) -> str | None:
-    return None if isinstance(value, bool) else "true or false"
+    # The library API may be handed the text a config would hold ("true"), not only a bool.
+    ok = isinstance(value, bool) or (
+        isinstance(value, str) and value.strip().lower() in ("true", "false")
+    )
+    return None if ok else "true or false"
 
 
 def _non_negative_number(value: Any) -> str | None:
@@ -125,8 +129,15 @@ def _checked_value(key: str, value: Any, old: Any) -> Any:
             raise _wrong(key, value, expected)
         if isinstance(old, list) and isinstance(value, list) and len(old) != len(value):
             raise _wrong(key, value, f"{len(old)} values, like {_shown(old)}")
-        return value
+        return _as_bool(value) if rule is _switch else value
     return _like(key, value, old)
+
+
+def _as_bool(value: Any) -> Any:
+    """A switch's value as a bool ("true"/"false" text included)."""
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return value
 
 
 def _like(key: str, value: Any, old: Any) -> Any:
@@ -134,9 +145,9 @@ def _like(key: str, value: Any, old: Any) -> Any:
     if old is None or _is_template(old) or value is None and isinstance(old, str):
         return value
     if isinstance(old, bool):
-        if not isinstance(value, bool):
+        if _switch(value):
             raise _wrong(key, value, "true or false")
-        return value
+        return _as_bool(value)
     if isinstance(value, str) and value.isdigit() and isinstance(old, (int, float, list)):
         # Digits JSON does not read as a number: an axis code ("012" for axes [0,1,2], as the
         # slice families accept for `axis` and `fusion_axes`).

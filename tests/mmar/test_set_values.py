@@ -62,6 +62,7 @@ def test_values_that_fit_are_kept_and_whole_floats_become_whole_numbers():
     checked = _check(
         epochs=1e3,
         amp=False,
+        multi_gpu="false",  # the text a config would hold, handed to the library API
         pixdim=[4, 4, -1],  # MONAI keeps an axis's spacing where pixdim <= 0
         learning_rate=1,
         max_iter=5,
@@ -75,6 +76,7 @@ def test_values_that_fit_are_kept_and_whole_floats_become_whole_numbers():
         checkpoint_interval=0,  # read by clara itself
     )
     assert checked["epochs"] == 1000 and isinstance(checked["epochs"], int)
+    assert checked["multi_gpu"] is False
     assert checked["MMAR_CKPT_DIR"] == "2024"
     assert checked["pixdim"] == [4, 4, -1] and checked["dropout"] == 0.2
     assert checked["axis"] == "012"
