@@ -14,6 +14,7 @@ gets the same module exported here; the parity check still runs against the full
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Sequence
@@ -95,7 +96,7 @@ def export_pt2(
             parity = compare_outputs(expected, actual, tolerance)
             check_parity(model, inputs, parity, what=f"pt2 export to {path}")
             problem = check_dynamic_axes(
-                model, lambda x, m=loaded: _run(m, x), shape, axes, tolerance, notes
+                model, functools.partial(_run, loaded), shape, axes, tolerance, notes
             )
             if problem is None:
                 break
