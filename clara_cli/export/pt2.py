@@ -46,6 +46,7 @@ def export_pt2(
     input_shape: Sequence[int],
     path: str | os.PathLike[str],
     tolerance: float = DEFAULT_TOLERANCE,
+    require_dynamic_spatial: bool = False,
 ) -> ExportResult:
     """Export ``model`` with ``torch.export``, save it atomically and verify the saved file.
 
@@ -54,14 +55,18 @@ def export_pt2(
         input_shape: ``[batch, channels, spatial...]``, normally the config's patch size.
         path: destination ``.pt2`` file; replaced only when every check passes.
         tolerance: relative tolerance of the parity check (see parity.Parity).
+        require_dynamic_spatial: fail, instead of fixing the spatial size, when the program
+            does not run at other spatial sizes (`clara export`'s default: sliding windows of
+            another roi_size than the patch would fail at inference).
 
     Returns:
         The ExportResult with the measured parity and the axes that stayed dynamic.
 
     Raises:
         ClaraError: ``torch.export`` cannot capture the network (data-dependent control flow,
-            unsupported Python), or the reloaded program fails the parity check
-            (``path`` is then left untouched).
+            unsupported Python), the reloaded program fails the parity check, or (with
+            ``require_dynamic_spatial``) its spatial size is fixed; ``path`` is then left
+            untouched.
 
     Example:
         >>> export_pt2(net, [1, 1, 96, 96, 96], "models/model.pt2").dynamic_axes
@@ -74,12 +79,13 @@ def export_pt2(
     spatial = tuple(range(2, len(shape)))
     notes: list[str] = []
     exportable = _inference_module(model)
+    candidates = [(0, *spatial)] if require_dynamic_spatial else [(0, *spatial), (0,), ()]
     with atomic_path(path, suffix=".pt2") as temp:
-        for dynamic in ((0, *spatial), (0,), ()):
+        for dynamic in candidates:
             try:
                 program = _export(exportable, shape, dynamic, path)
             except ClaraError as err:
-                if not dynamic:
+                if dynamic == candidates[-1]:
                     raise
                 notes.append(f"export with dynamic axes {list(dynamic)} failed ({first_line(err)})")
                 continue
@@ -100,6 +106,11 @@ def export_pt2(
             )
             if problem is None:
                 break
+            if require_dynamic_spatial:
+                raise ClaraError(
+                    f"pt2 export to {path}: the program does not keep the spatial size dynamic "
+                    f"({problem}); sliding windows of other sizes would fail"
+                )
             notes.append(f"{problem}; re-exported with fewer dynamic axes")
             logger.info("pt2: %s", notes[-1])
     logger.info("pt2 written to %s, %s, dynamic axes %s", path, parity.describe(), axes)

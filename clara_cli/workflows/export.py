@@ -11,8 +11,9 @@ largest absolute difference exceeds tolerance x max(|eager output|, 1) (toleranc
 the segmentations disagree on more than 0.01 % of the voxels.
 
 Without a format, `pt2` is written, and TorchScript instead (with one warning saying why) when
-torch.export cannot capture the network or its program fails the check: TorchScript is
-deprecated from PyTorch 2.9 on, but still loads in validate/infer.
+torch.export cannot capture the network, its program fails the check, or it fixes the spatial
+size (inference windows may differ from the patch): TorchScript is deprecated from PyTorch 2.9
+on, but still loads in validate/infer.
 """
 
 from __future__ import annotations
@@ -149,11 +150,18 @@ def _in_channels(network: Any) -> int:
 
 
 def _export_default(session: Session, network: Any, shape: list[int], tolerance: float) -> Any:
-    """pt2; TorchScript, with one warning, when the network does not export cleanly to pt2."""
+    """pt2; TorchScript, with one warning, when the network does not export cleanly to pt2.
+
+    Cleanly: captured, within the parity bound, and runnable at other spatial sizes (an AHNet
+    program fixes its size; TorchScript scripts it for any size).
+    """
     from clara_cli.errors import ClaraError, first_line
+    from clara_cli.export.pt2 import export_pt2
 
     try:
-        return _export("pt2", network, shape, _target(session, "pt2"), tolerance)
+        return export_pt2(
+            network, shape, _target(session, "pt2"), tolerance, require_dynamic_spatial=True
+        )
     except ClaraError as err:
         log.warning(
             "no pt2 export (%s); writing TorchScript instead (deprecated from PyTorch 2.9 on)",

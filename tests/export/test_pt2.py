@@ -46,6 +46,18 @@ class DataDependentNet(torch.nn.Module):
         return -y
 
 
+class FixedSizeNet(torch.nn.Module):
+    """A dense head on flattened features: only the export's spatial size fits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv3d(1, 2, 3, padding=1)
+        self.head = torch.nn.Linear(2 * 8 * 8 * 8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.conv(x).flatten(1))
+
+
 @pytest.fixture(scope="module")
 def unet_pt2(tmp_path_factory):
     """The tiny UNet, its export result and the file (exported once: ~5 s)."""
@@ -87,6 +99,19 @@ def test_uncapturable_network_says_to_use_torchscript(tmp_path):
     with pytest.raises(ClaraError, match="export to TorchScript instead"):
         export_pt2(DataDependentNet(), [1, 1, 8, 8, 8], tmp_path / "model.pt2")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fixed_spatial_size_is_kept_with_a_note_or_refused(tmp_path):
+    result = export_pt2(FixedSizeNet(), [1, 1, 8, 8, 8], tmp_path / "fixed.pt2")
+    assert 2 not in result.dynamic_axes
+    assert any("re-exported with fewer dynamic axes" in note for note in result.notes)
+    assert load_pt2(result.path)(torch.randn(1, 1, 8, 8, 8)).shape == (1, 3)
+    # clara export's default asks for dynamic spatial axes: refused, nothing written.
+    target = tmp_path / "required.pt2"
+    with pytest.raises(ClaraError, match="does not keep the spatial size dynamic"):
+        export_pt2(FixedSizeNet(), [1, 1, 8, 8, 8], target, require_dynamic_spatial=True)
+    assert not target.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fixed.pt2"]
 
 
 def test_not_a_program_is_a_config_error(tmp_path):
