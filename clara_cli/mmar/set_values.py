@@ -62,6 +62,7 @@ KNOWN: dict[str, Callable[[Any], str | None]] = {
     "num_samples": _whole(1),
     "learning_rate": _positive_number,
     "amp": _switch,
+    "compile": _switch,
     "multi_gpu": _switch,
     "dont_load_ckpt_model": _switch,
     "cudnn_benchmark": _switch,

@@ -93,3 +93,13 @@ def test_train_compile_flag_sets_the_compile_variable(monkeypatch, tmp_path):
         request = calls[-1][1]
         assert request.overrides.get("compile") == expected
         assert request.overrides["epochs"] == 1
+
+
+def test_compile_is_a_known_switch_and_mmar_pt2_a_known_path():
+    from clara_cli.errors import OverrideError
+    from clara_cli.mmar.set_values import check_overrides
+
+    checked = check_overrides({"compile": True, "MMAR_PT2": "m.pt2"}, {}, [])
+    assert checked == {"compile": True, "MMAR_PT2": "m.pt2"}
+    with pytest.raises(OverrideError, match="true or false"):
+        check_overrides({"compile": "yes"}, {}, [])
