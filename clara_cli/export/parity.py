@@ -277,11 +277,14 @@ def check_dynamic_axes(
     axes: dict[int, str],
     tolerance: float,
     notes: list[str],
+    require_spatial_probe: bool = False,
 ) -> str | None:
     """Run an export at other sizes of its dynamic axes; return what failed, or None.
 
     Probes: batch 2 when axis 0 is dynamic, then batch 1 at doubled spatial sizes when the
-    spatial axes are (doubling keeps every size divisible by what the network's strides need).
+    spatial axes are (doubling keeps every size divisible by what the network's strides need);
+    with ``require_spatial_probe``, at halved sizes when the doubled probe would exceed
+    MAX_PROBE_VOXELS, and a spatial axis that cannot be probed is a failure.
 
     Args:
         model: the eager model (the reference).
@@ -289,24 +292,34 @@ def check_dynamic_axes(
         shape: the probe shape of the parity check.
         axes: the dynamic axes, index -> name.
         tolerance: relative tolerance (see Parity).
-        notes: a note is appended when a probe is skipped for its size.
+        notes: a note is appended when the spatial probe is skipped for its size.
+        require_spatial_probe: see above (clara export's default pt2 export).
     """
     probes: list[tuple[str, tuple[int, ...]]] = []
     if 0 in axes:
         probes.append(("batch", (2, *shape[1:])))
     if any(axis >= 2 for axis in axes):
-        doubled = (
-            1,
-            shape[1],
-            *(2 * size if axis in axes else size for axis, size in enumerate(shape) if axis >= 2),
-        )
-        if int(np.prod(doubled)) <= MAX_PROBE_VOXELS:
-            probes.append(("spatial", doubled))
-        else:
-            notes.append(
-                f"spatial axes declared dynamic but not verified: the probe {list(doubled)} "
-                f"exceeds {MAX_PROBE_VOXELS} voxels"
+        spatial = [axis for axis in axes if axis >= 2]
+        resized = [tuple(2 * size if axis in spatial else size for axis, size in enumerate(shape))]
+        if require_spatial_probe:  # a smaller probe rather than none
+            resized.append(
+                tuple(size // 2 if axis in spatial else size for axis, size in enumerate(shape))
             )
+        fitting = [
+            (1, *sizes[1:])
+            for sizes in resized
+            if min(sizes[2:]) >= 1 and int(np.prod(sizes[1:])) <= MAX_PROBE_VOXELS
+        ]
+        if fitting:
+            probes.append(("spatial", fitting[0]))
+        else:
+            skipped = (
+                f"the spatial probes {[list(sizes) for sizes in resized]} exceed "
+                f"{MAX_PROBE_VOXELS} voxels"
+            )
+            if require_spatial_probe:
+                return f"spatial axes not verified: {skipped}"
+            notes.append(f"spatial axes declared dynamic but not verified: {skipped}")
     for kind, probe_shape in probes:
         inputs = probe_input(probe_shape, seed=1)
         try:

@@ -102,8 +102,16 @@ def export_pt2(
             parity = compare_outputs(expected, actual, tolerance)
             check_parity(model, inputs, parity, what=f"pt2 export to {path}")
             problem = check_dynamic_axes(
-                model, functools.partial(_run, loaded), shape, axes, tolerance, notes
+                model,
+                functools.partial(_run, loaded),
+                shape,
+                axes,
+                tolerance,
+                notes,
+                require_spatial_probe=require_dynamic_spatial,
             )
+            if problem is None and require_dynamic_spatial and not set(spatial) <= set(axes):
+                problem = f"torch.export fixed the spatial axes {sorted(set(spatial) - set(axes))}"
             if problem is None:
                 break
             if require_dynamic_spatial:

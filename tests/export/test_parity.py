@@ -88,3 +88,48 @@ def test_failure_message_states_both_numbers():
     assert "labels agree on 98.4375 % of voxels" in message  # 63 of 64
     assert "labels agreeing on >= 99.99 %" in message
     assert "the exported file was not written" in message
+
+
+def _recording_runner(model, seen):
+    def run(inputs):
+        seen.append(tuple(inputs.shape))
+        with torch.no_grad():
+            return [model(inputs).numpy()]
+
+    return run
+
+
+def test_spatial_probe_doubles_else_halves_when_required():
+    from clara_cli.export.parity import check_dynamic_axes
+
+    model = torch.nn.Conv3d(1, 2, 1)
+    axes = {0: "batch", 2: "s0", 3: "s1", 4: "s2"}
+    seen: list[tuple[int, ...]] = []
+    small = (1, 1, 8, 8, 8)
+    assert check_dynamic_axes(model, _recording_runner(model, seen), small, axes, 1e-4, []) is None
+    assert seen == [(2, 1, 8, 8, 8), (1, 1, 16, 16, 16)]
+    # 2 x 160^3 exceeds the probe cap: a note by default, the halved size when required.
+    big = (1, 1, 160, 160, 160)
+    seen.clear()
+    notes: list[str] = []
+    assert check_dynamic_axes(model, _recording_runner(model, seen), big, axes, 1e-4, notes) is None
+    assert seen == [(2, 1, 160, 160, 160)] and "not verified" in notes[0]
+    seen.clear()
+    run = _recording_runner(model, seen)
+    assert check_dynamic_axes(model, run, big, axes, 1e-4, [], require_spatial_probe=True) is None
+    assert seen[-1] == (1, 1, 80, 80, 80)
+
+
+def test_a_spatial_probe_the_export_fails_is_reported():
+    from clara_cli.export.parity import check_dynamic_axes
+
+    model = torch.nn.Conv3d(1, 2, 1)
+
+    def fixed_size(inputs):
+        if tuple(inputs.shape[2:]) != (8, 8, 8):
+            raise RuntimeError("Guard failed: x.size()[2] == 8")
+        with torch.no_grad():
+            return [model(inputs).numpy()]
+
+    problem = check_dynamic_axes(model, fixed_size, (1, 1, 8, 8, 8), {2: "s0"}, 1e-4, [])
+    assert problem is not None and "fails on spatial size [1, 1, 16, 8, 8]" in problem
