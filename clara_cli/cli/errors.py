@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from clara_cli.cli.options import debug_enabled
-from clara_cli.errors import ClaraError, OverrideError, root_cause
+from clara_cli.errors import ClaraError, OverrideError, interrupted, root_cause
 
 
 class ClaraGroup(click.Group):
@@ -29,9 +29,9 @@ class ClaraGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             _close_progress_bars()
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as err:
             _close_progress_bars()
-            click.echo("Interrupted.", err=True)
+            click.echo(str(err) or "Interrupted.", err=True)
             sys.exit(130)
         except OverrideError as err:
             usage = click.ClickException(str(err))
@@ -44,6 +44,11 @@ class ClaraGroup(click.Group):
             raise click.ClickException(str(err)) from None
         except Exception as err:  # noqa: BLE001 - the last line of defence for the user
             _close_progress_bars()
+            if interrupted(err):  # a Ctrl-C that a library re-raised as its own error
+                if debug_enabled(ctx):
+                    traceback.print_exc()
+                click.echo("Interrupted.", err=True)
+                sys.exit(130)
             cause = root_cause(err)
             if isinstance(cause, ClaraError) and not debug_enabled(ctx):
                 # A library error raised inside MONAI/ignite (a transform run by a loader).
@@ -86,10 +91,43 @@ def describe_exception(err: BaseException) -> str:
         if cause is None:
             break
         current = cause
-    message = f"{type(current).__name__}: {current}"
+    worker = _worker_failure(str(current))
+    if worker is not None:
+        root, worker_steps = worker
+        message, steps = root, steps + worker_steps[::-1]
+    else:
+        message = f"{type(current).__name__}: {current}"
     if steps:
         message = f"{message}\n  while applying transform {steps[-1]}"
     return message
+
+
+_WORKER_HEADER = "Original Traceback (most recent call last):"
+
+
+def _worker_failure(text: str) -> tuple[str, list[str]] | None:
+    """(root error line, transforms it failed in) of an error a DataLoader worker raised.
+
+    torch re-raises it in the main process with the worker's whole traceback as the message;
+    its unindented lines are the chain of exceptions, innermost first.
+    """
+    if _WORKER_HEADER not in text:
+        return None
+    body = text.split(_WORKER_HEADER, 1)[1]
+    errors = [
+        line
+        for line in body.splitlines()
+        if line.strip()
+        and not line.startswith((" ", "\t", "Traceback ", "The above exception", "During handling"))
+    ]
+    if not errors:
+        return None
+    steps = [
+        m.group(1).rsplit(".", 1)[-1]
+        for e in errors
+        if (m := _TRANSFORM_WRAPPER.match(e.split(": ", 1)[-1]))
+    ]
+    return errors[0], steps
 
 
 def configure_logging(debug: bool = False) -> None:

@@ -111,4 +111,26 @@ def evaluation_section(
             else [{"ckpt_path": str(session.path_var("MMAR_CKPT"))}]
         )
         section.provide("model", load_network(loaders, session, f"{source}: model"))
+    elif isinstance(model_spec, list) and any(is_loader_spec(item) for item in model_spec):
+        section.provide("model", _first_enabled_model(section, session, source))
     return section
+
+
+def _first_enabled_model(section: Any, session: Session, source: str) -> Any:
+    """Clara 4.0's mixed `model` list (DeepGrow: a TorchScript loader, then the network as a
+    component whose weights a CheckpointLoader handler loads): the first enabled entry."""
+    from clara_cli.engine.model_loading import is_loader_spec, load_network
+    from clara_cli.errors import ConfigError
+    from clara_cli.mmar.items import ResolvedComponent
+    from clara_cli.mmar.variables import truthy
+
+    for index, entry in enumerate(section.resolver.entry("model")):
+        if isinstance(entry, ResolvedComponent):
+            if not entry.skipped:
+                return section.build(entry, f"model[{index}]")
+        elif is_loader_spec(entry) and not truthy(entry.get("disabled")):
+            return load_network([entry], session, f"{source}: model[{index}]")
+    raise ConfigError(
+        f"{source}: model: every entry is disabled (dont_load_ts_model / dont_load_ckpt_model); "
+        "enable one, e.g. --set dont_load_ckpt_model=false"
+    )

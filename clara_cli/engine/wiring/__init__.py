@@ -15,6 +15,10 @@ replaced. The built-in rules, one module per concern, apply in this order:
   checked for NaN/Inf when loaded;
 - :mod:`.device`: engines, modules and checkpoints on this rank's device (`cuda` → cpu);
 - :mod:`.legacy`: MONAI 0.x rewrites (`lambda x: x['loss']` output transforms);
+- :mod:`.readers`: LoadImage(d) also reads NRRD/MetaImage/DICOM through SimpleITK;
+- :mod:`.meta_dicts`: MONAI 0.x meta-dict semantics (`*_meta_dict` keys, ToTensord/ToNumpyd
+  that dropped metadata, Invertd of a plain tensor);
+- :mod:`.quiet`: StatsHandler prints no traceback unless `--debug`;
 - :mod:`.preparation`: AMP flag, DDP/autocast network, GradScaler, the bf16 non-finite
   fallback, the non-finite loss guard and atomic checkpoint writes.
 
@@ -36,7 +40,17 @@ A model family adds its own rule without editing any of these, from its ``regist
 
 from __future__ import annotations
 
-from clara_cli.engine.wiring import datalist, defaults, device, implicit, legacy, preparation
+from clara_cli.engine.wiring import (
+    datalist,
+    defaults,
+    device,
+    implicit,
+    legacy,
+    meta_dicts,
+    preparation,
+    quiet,
+    readers,
+)
 from clara_cli.engine.wiring.hooks import Wiring
 from clara_cli.engine.wiring.implicit import PlainState
 from clara_cli.engine.wiring.predicates import all_of, always, in_section, subclass_of
@@ -50,7 +64,17 @@ from clara_cli.engine.wiring.rules import (
 )
 
 #: The built-in concerns, in the order their rules apply.
-BUILTIN_MODULES = (implicit, defaults, datalist, device, legacy, preparation)
+BUILTIN_MODULES = (
+    implicit,
+    defaults,
+    datalist,
+    device,
+    legacy,
+    readers,
+    meta_dicts,
+    quiet,
+    preparation,
+)
 
 _REGISTERED = RuleTable(rule for module in BUILTIN_MODULES for rule in module.RULES)
 
