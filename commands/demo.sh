@@ -26,7 +26,9 @@ echo "== validate (checkpoint)"
 clara validate -m "$mmar" --set "${data[@]}" "${cpu[@]}"
 
 echo "== export (TorchScript, checked against the checkpoint)"
-clara export -m "$mmar" --set patch_size=[32,32,32]
+# AHNet's torch.export program fixes its spatial size (the windows here are 64^3, the patch
+# 32^3), so the default (pt2, else TorchScript) would end in TorchScript after a pt2 attempt.
+clara export -m "$mmar" --format torchscript --set patch_size=[32,32,32]
 
 echo "== validate (TorchScript)"
 clara validate -m "$mmar" --set "${data[@]}" "${cpu[@]}" dont_load_ts_model=false dont_load_ckpt_model=true

@@ -1,4 +1,4 @@
-"""`clara export`: turn an MMAR's checkpoint into TorchScript and/or ONNX, checked against it."""
+"""`clara export`: an MMAR's checkpoint to pt2, TorchScript and/or ONNX, checked against it."""
 
 from __future__ import annotations
 
@@ -44,11 +44,12 @@ class _Shape(click.ParamType):
     "-f",
     "--format",
     "formats",
-    type=click.Choice(["torchscript", "onnx"]),
+    type=click.Choice(["pt2", "torchscript", "onnx"]),
     multiple=True,
-    default=("torchscript",),
-    show_default=True,
-    help="Export format; repeat for both. ONNX needs: pip install 'clara[onnx]'.",
+    default=(),
+    help="Export format; repeat for several. pt2: torch.export. ONNX needs: pip install "
+    "'clara[onnx]'.  [default: pt2, or TorchScript when torch.export cannot capture the "
+    "network for any spatial size]",
 )
 @click.option(
     "--input-shape",
@@ -62,7 +63,8 @@ class _Shape(click.ParamType):
     type=click.FloatRange(min=0.0, min_open=True),
     default=1e-4,
     show_default=True,
-    help="Largest max abs difference between the export and the checkpoint's model.",
+    help="Relative bound: the export may differ from the checkpoint's model by at most "
+    "TOLERANCE x max(|output|, 1); the segmentations must also agree on 99.99 % of voxels.",
 )
 def command(
     mmar_root: Path,
@@ -74,12 +76,13 @@ def command(
     input_shape: tuple[int, ...] | None,
     tolerance: float,
 ) -> None:
-    """Export MMAR_CKPT to MMAR_TORCHSCRIPT (models/model.ts) and/or models/model.onnx.
+    """Export MMAR_CKPT to MMAR_PT2 (models/model.pt2), MMAR_TORCHSCRIPT (models/model.ts)
+    and/or models/model.onnx.
 
     Each export is run next to the checkpoint's model on a seeded random input of the
     config's patch shape; it fails, writing nothing, when they differ by more than the
-    tolerance. `clara validate` and `clara infer` can then load the TorchScript file with
-    --set dont_load_ts_model=false dont_load_ckpt_model=true.
+    tolerance or their segmentations differ. `clara validate` and `clara infer` then load the
+    export (pt2 or TorchScript) with --set dont_load_ts_model=false dont_load_ckpt_model=true.
 
     \b
     Examples:

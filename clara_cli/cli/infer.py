@@ -124,7 +124,8 @@ def command(
 ) -> None:
     """Segment images and write <case>_seg.nii.gz (uint8 labels) on each input's own grid.
 
-    The model comes from MMAR_CKPT or MMAR_TORCHSCRIPT, whichever loader the config enables
+    The model comes from MMAR_CKPT or the export (MMAR_TORCHSCRIPT, or MMAR_PT2 when that is
+    the one written), whichever loader the config enables
     (dont_load_ckpt_model / dont_load_ts_model). The segmentations have the input's size,
     spacing, origin and direction, so they overlay it in 3D Slicer or ITK-SNAP. An input that
     cannot be read is reported and skipped; the exit code is then 1.

@@ -23,6 +23,14 @@ from clara_cli.cli.overrides import ClaraCommand, parse_overrides
     help="Continue from the newest checkpoint in MMAR_CKPT_DIR (same epoch and iteration "
     "counters); starts from scratch, with a warning, when there is none.",
 )
+@click.option(
+    "--compile",
+    "compile_network",
+    is_flag=True,
+    help="Run the training network through torch.compile (same as --set compile=true): "
+    "faster iterations after a compile of up to a minute; runs eagerly, with one warning, "
+    "where compiling fails.",
+)
 def command(
     mmar_root: Path,
     config_path: str,
@@ -31,6 +39,7 @@ def command(
     debug: bool,
     device: str,
     resume: bool,
+    compile_network: bool,
     **launch: Any,
 ) -> None:
     """Train the MMAR's model as config/config_train.json describes.
@@ -47,6 +56,7 @@ def command(
       clara train -m MMAR --gpus 2                 # 2 GPUs, NCCL
       clara train -m MMAR --device cpu --nproc 2   # 2 CPU processes, gloo
       clara train -m MMAR --resume                 # after an interruption
+      clara train -m MMAR --compile                # torch.compile the network
       clara train -m MMAR --set dont_load_ckpt_model=false MMAR_CKPT=models/model.pt  # finetune
     """
     configure_logging(debug)
@@ -55,7 +65,10 @@ def command(
     from clara_cli.workflows.session import RunRequest
     from clara_cli.workflows.train import TrainOptions
 
-    request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), device)
+    variables = parse_overrides(overrides)
+    if compile_network:
+        variables["compile"] = True
+    request = RunRequest(mmar_root, config_path, env_path, variables, device)
     result = run_for_archive(
         "train", request, TrainOptions(resume=resume), LaunchOptions(**launch), debug
     )

@@ -28,7 +28,8 @@ def command(
 ) -> None:
     """Score the MMAR's model on the validation list (config/config_validation.json).
 
-    The model comes from MMAR_TORCHSCRIPT or MMAR_CKPT, whichever loader the config enables
+    The model comes from the export (MMAR_TORCHSCRIPT, or MMAR_PT2 when that is the one
+    written) or MMAR_CKPT, whichever loader the config enables
     (dont_load_ts_model / dont_load_ckpt_model). Writes under MMAR_EVAL_OUTPUT_PATH:
     metrics_per_case.csv (Dice and HD95 per case and class), metrics_summary.json,
     dice_per_case.png and overlays/<case>.png; prints the summary. With --gpus N each process

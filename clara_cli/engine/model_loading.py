@@ -4,16 +4,25 @@ Clara's `model` entry is a list of loaders, the first enabled one wins:
 `[{"ts_path": "{MMAR_TORCHSCRIPT}", "disabled": ...}, {"ckpt_path": "{MMAR_CKPT}", ...}]`.
 A checkpoint saved with `train_conf` rebuilds its own network; otherwise the network is built
 from the MMAR's config_train.json.
+
+`clara export` writes a `torch.export` program (`.pt2`, MMAR_PT2) by default, TorchScript only
+on request. An exported-model loader therefore takes either: `{"pt2_path": "{MMAR_PT2}"}`, a
+`ts_path` naming a `.pt2` file, or a `ts_path` whose TorchScript file does not exist while the
+pt2 export (MMAR_PT2, default: MMAR_TORCHSCRIPT with the suffix .pt2) does; the log says which
+file was loaded.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from clara_cli.errors import ConfigError
 
-LOADER_KEYS = ("ts_path", "ckpt_path")
+log = logging.getLogger("clara")
+
+LOADER_KEYS = ("ts_path", "pt2_path", "ckpt_path")
 
 
 def is_loader_spec(spec: Any) -> bool:
@@ -36,13 +45,45 @@ def load_network(spec: Any, session: Any, where: str) -> Any:
     for item in items:
         if _truthy(item.get("disabled")):
             continue
+        if "pt2_path" in item:
+            return _load_pt2(Path(item["pt2_path"]), session.dist.device)
         if "ts_path" in item:
-            return load_torchscript(Path(item["ts_path"]), session.dist.device)
+            return load_exported(Path(item["ts_path"]), session)
         return network_from_checkpoint(Path(item["ckpt_path"]), session)
     raise ConfigError(
         f"{where}: every model loader is disabled (dont_load_ts_model / dont_load_ckpt_model); "
         "enable one, e.g. --set dont_load_ckpt_model=false"
     )
+
+
+def load_exported(path: Path, session: Any) -> Any:
+    """The exported model a `ts_path` loader names: TorchScript, or the pt2 export.
+
+    A `.pt2` path is loaded with torch.export; a missing TorchScript file is replaced by the
+    pt2 export when that exists (MMAR_PT2, else `path` with the suffix .pt2).
+    """
+    device = session.dist.device
+    if path.suffix == ".pt2":
+        return _load_pt2(path, device)
+    if not path.is_file():
+        pt2 = pt2_path(session, path)
+        if pt2.is_file():
+            log.info("%s not found: loading the pt2 export %s instead", path, pt2)
+            return _load_pt2(pt2, device)
+    return load_torchscript(path, device)
+
+
+def pt2_path(session: Any, torchscript: Path) -> Path:
+    """MMAR_PT2 when set, else the TorchScript path `torchscript` with the suffix .pt2."""
+    value = session.var("MMAR_PT2")
+    return Path(value) if value else torchscript.with_suffix(".pt2")
+
+
+def _load_pt2(path: Path, device: Any) -> Any:
+    from clara_cli.export.pt2 import load_pt2
+
+    log.info("loading the torch.export program %s", path)
+    return load_pt2(path, device)
 
 
 def load_torchscript(path: Path, device: Any) -> Any:
@@ -52,7 +93,7 @@ def load_torchscript(path: Path, device: Any) -> Any:
     if not path.is_file():
         raise ConfigError(
             f"TorchScript model not found: {path}\n"
-            "  export one with `clara export -m MMAR`, or validate the checkpoint with "
+            "  export one with `clara export -m MMAR --format torchscript`, or validate the checkpoint with "
             "--set dont_load_ts_model=true dont_load_ckpt_model=false"
         )
     model = torch.jit.load(str(path), map_location=device)

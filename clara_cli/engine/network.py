@@ -1,5 +1,5 @@
-"""How the network runs on this rank: DistributedDataParallel for training, and CPU bf16
-autocast when the config asks for `amp`."""
+"""How the network runs on this rank: DistributedDataParallel for training, torch.compile when
+the config asks for `compile` (training only), and CPU bf16 autocast when it asks for `amp`."""
 
 from __future__ import annotations
 
@@ -7,21 +7,28 @@ from typing import Any
 
 import torch
 
+from clara_cli.engine.compiled import CompiledForward
 from clara_cli.engine.precision import AutocastForward
 
 
 class NetworkPreparer:
-    """Wraps the network a trainer/evaluator runs: DDP for training, CPU autocast for AMP.
+    """Wraps the network a trainer/evaluator runs: DDP and torch.compile for training, CPU
+    autocast for AMP.
 
     Args:
         dist: this rank's DistContext.
         cpu_autocast_dtype: dtype for CPU autocast, or None for fp32.
+        compile: run the training network through torch.compile (see engine/compiled.py).
     """
 
-    def __init__(self, dist: Any, cpu_autocast_dtype: torch.dtype | None) -> None:
+    def __init__(
+        self, dist: Any, cpu_autocast_dtype: torch.dtype | None, compile: bool = False
+    ) -> None:
         self.dist = dist
         self.cpu_autocast_dtype = cpu_autocast_dtype
+        self.compile = compile
         self._ddp: dict[int, torch.nn.Module] = {}
+        self._compiled: dict[int, torch.nn.Module] = {}
 
     def __call__(self, network: torch.nn.Module, training: bool) -> torch.nn.Module:
         net = network
@@ -33,6 +40,9 @@ class NetworkPreparer:
                     net, device_ids=device_ids
                 )
             net = self._ddp[key]
+        if training and self.compile:
+            # One compiled wrapper per network: a trainer built twice must not compile twice.
+            net = self._compiled.setdefault(id(net), CompiledForward(net))
         if self.cpu_autocast_dtype is not None and self.dist.device.type == "cpu":
             net = AutocastForward(net, "cpu", self.cpu_autocast_dtype)
         return net

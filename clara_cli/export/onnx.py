@@ -12,6 +12,7 @@ sizes); if a probe fails the model is re-exported with fewer dynamic axes and a 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import warnings
@@ -26,9 +27,10 @@ from clara_cli.errors import ClaraError, first_line
 from clara_cli.export.parity import (
     DEFAULT_TOLERANCE,
     ExportResult,
+    check_dynamic_axes,
     check_parity,
+    compare_outputs,
     eager_outputs,
-    max_abs_difference,
     parse_input_shape,
     prepare_model,
     probe_input,
@@ -38,8 +40,6 @@ from clara_cli.io.atomic import atomic_path
 logger = logging.getLogger(__name__)
 
 INPUT_NAME = "input"
-# Spatial-axis probes larger than this many voxels are skipped (memory and time on CPU).
-MAX_PROBE_VOXELS = 2**21
 INSTALL_HINT = "pip install 'clara[onnx]'"
 
 
@@ -57,14 +57,14 @@ def export_onnx(
         input_shape: ``[batch, channels, spatial...]``, normally the config's patch size.
         path: destination ``.onnx`` file; replaced only when every check passes.
         opset: ONNX opset version; None uses the exporter's default.
-        tolerance: the largest acceptable max absolute difference at ``input_shape``.
+        tolerance: relative tolerance of the parity check (see parity.Parity).
 
     Returns:
-        The ExportResult with the measured max_abs_diff and the dynamic axes kept.
+        The ExportResult with the measured parity and the dynamic axes kept.
 
     Raises:
         ClaraError: onnx/onnxruntime are not installed, the export or the ONNX checker
-            fails, or onnxruntime's output differs from eager by more than ``tolerance``.
+            fails, or onnxruntime's output fails the parity check against eager.
 
     Example:
         >>> export_onnx(net, [1, 1, 96, 96, 96], "models/model.onnx").max_abs_diff
@@ -94,22 +94,23 @@ def export_onnx(
                     ) from err
                 notes.append(f"export with dynamic axes {axes} failed ({first_line(err)})")
                 continue
-            diff = max_abs_difference(expected, _run(session, inputs))
-            check_parity(model, inputs, diff, tolerance, what=f"ONNX export to {path}")
-            problem = _probe_dynamic_axes(session, model, shape, axes, tolerance, notes)
+            parity = compare_outputs(expected, _run(session, inputs), tolerance)
+            check_parity(model, inputs, parity, what=f"ONNX export to {path}")
+            problem = check_dynamic_axes(
+                model, functools.partial(_run, session), shape, axes, tolerance, notes
+            )
             if problem is None:
                 break
             notes.append(f"{problem}; re-exported with fewer dynamic axes")
             logger.info("ONNX: %s", notes[-1])
 
-    logger.info("ONNX written to %s, max abs diff %.3g, dynamic axes %s", path, diff, axes)
+    logger.info("ONNX written to %s, %s, dynamic axes %s", path, parity.describe(), axes)
     return ExportResult(
         path=Path(path),
         format="onnx",
         method="torchscript-exporter",
         input_shape=shape,
-        max_abs_diff=diff,
-        tolerance=tolerance,
+        parity=parity,
         dynamic_axes=dict(axes),
         notes=tuple(notes),
     )
@@ -165,42 +166,3 @@ def _session(onnxruntime: Any, path: Path) -> Any:
 
 def _run(session: Any, inputs: torch.Tensor) -> list[np.ndarray]:
     return list(session.run(None, {INPUT_NAME: inputs.numpy()}))
-
-
-def _probe_dynamic_axes(
-    session: Any,
-    model: torch.nn.Module,
-    shape: tuple[int, ...],
-    axes: dict[int, str],
-    tolerance: float,
-    notes: list[str],
-) -> str | None:
-    """Run the graph at other sizes of its dynamic axes; return what failed, or None."""
-    probes: list[tuple[str, tuple[int, ...]]] = []
-    if 0 in axes:
-        probes.append(("batch", (2, *shape[1:])))
-    if len(axes) > 1:
-        doubled = (1, shape[1], *(2 * size for size in shape[2:]))
-        if int(np.prod(doubled)) <= MAX_PROBE_VOXELS:
-            probes.append(("spatial", doubled))
-        else:
-            notes.append(
-                f"spatial axes declared dynamic but not verified: the probe {list(doubled)} "
-                f"exceeds {MAX_PROBE_VOXELS} voxels"
-            )
-    for kind, probe_shape in probes:
-        inputs = probe_input(probe_shape, seed=1)
-        try:
-            expected = eager_outputs(model, inputs)
-        except Exception:
-            # The eager model itself rejects this size, so it cannot be dynamic there.
-            return f"the model does not accept {kind} size {list(probe_shape)}"
-        try:
-            diff = max_abs_difference(expected, _run(session, inputs))
-        except Exception as err:
-            return (
-                f"the exported graph fails on {kind} size {list(probe_shape)} ({first_line(err)})"
-            )
-        if diff > tolerance:
-            return f"the exported graph differs by {diff:.3g} at {kind} size {list(probe_shape)}"
-    return None

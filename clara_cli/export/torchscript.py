@@ -14,9 +14,9 @@ from clara_cli.export.parity import (
     DEFAULT_TOLERANCE,
     ExportResult,
     check_parity,
+    compare_outputs,
     eager_outputs,
     flatten_outputs,
-    max_abs_difference,
     parse_input_shape,
     prepare_model,
     probe_input,
@@ -43,14 +43,14 @@ def export_torchscript(
         model: the network; it is moved to the CPU and put in fp32 eval mode in place.
         input_shape: ``[batch, channels, spatial...]``, normally the config's patch size.
         path: destination, e.g. MMAR_TORCHSCRIPT; replaced only when the check passes.
-        tolerance: the largest acceptable max absolute difference.
+        tolerance: relative tolerance of the parity check (see parity.Parity).
 
     Returns:
-        The ExportResult with the method used and the measured max_abs_diff.
+        The ExportResult with the method used and the measured parity.
 
     Raises:
-        ClaraError: neither scripting nor tracing works, or the reloaded model differs from
-            the eager model by more than ``tolerance`` (``path`` is then left untouched).
+        ClaraError: neither scripting nor tracing works, or the reloaded model fails the
+            parity check (``path`` is then left untouched).
 
     Example:
         >>> result = export_torchscript(net, [1, 1, 96, 96, 96], "models/model.ts")
@@ -75,17 +75,16 @@ def export_torchscript(
                 f"TorchScript export to {path}: saving or reloading the {method}d model "
                 f"failed: {type(err).__name__}: {err}"
             ) from err
-        diff = max_abs_difference(expected, actual)
-        check_parity(model, inputs, diff, tolerance, what=f"TorchScript export to {path}")
+        parity = compare_outputs(expected, actual, tolerance)
+        check_parity(model, inputs, parity, what=f"TorchScript export to {path}")
 
-    logger.info("TorchScript (%s) written to %s, max abs diff %.3g", method, path, diff)
+    logger.info("TorchScript (%s) written to %s, %s", method, path, parity.describe())
     return ExportResult(
         path=Path(path),
         format="torchscript",
         method=method,
         input_shape=shape,
-        max_abs_diff=diff,
-        tolerance=tolerance,
+        parity=parity,
         notes=tuple(notes),
     )
 

@@ -16,6 +16,7 @@ PATH_VARIABLES = (
     "MMAR_CKPT_DIR",
     "MMAR_CKPT",
     "MMAR_TORCHSCRIPT",
+    "MMAR_PT2",
     "MMAR_EVAL_OUTPUT_PATH",
     "PRETRAIN_WEIGHTS_FILE",
 )
@@ -44,7 +45,7 @@ TOP_SECTIONS = ("train", "validate")
 # A JSON object with one of these keys is a component (it names a class, or reuses one).
 COMPONENT_NAME_KEYS = ("name", "path", "ref")
 # A validation/inference config's `model` entries: where the network is loaded from.
-MODEL_LOADER_KEYS = ("ts_path", "ckpt_path")
+MODEL_LOADER_KEYS = ("ts_path", "pt2_path", "ckpt_path")
 
 # Keys of a component object that are not constructor arguments.
 COMPONENT_KEYS = frozenset(

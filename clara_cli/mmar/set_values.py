@@ -66,6 +66,7 @@ KNOWN: dict[str, Callable[[Any], str | None]] = {
     "num_samples": _whole(1),
     "learning_rate": _non_negative_number,  # 0: weights frozen
     "amp": _switch,
+    "compile": _switch,
     "multi_gpu": _switch,
     "dont_load_ckpt_model": _switch,
     "cudnn_benchmark": _switch,

@@ -1,4 +1,5 @@
-"""`clara export`: an MMAR's checkpoint to TorchScript (MMAR_TORCHSCRIPT) and/or ONNX.
+"""`clara export`: an MMAR's checkpoint to a torch.export program (MMAR_PT2), TorchScript
+(MMAR_TORCHSCRIPT) and/or ONNX.
 
 A single-process workflow (the export runs on the CPU); the format writers and the parity
 check live in `clara_cli/export/`.
@@ -6,7 +7,13 @@ check live in `clara_cli/export/`.
 The network is rebuilt from the checkpoint's `train_conf` (else from config_train.json) as
 validation does, exported, and the exported file is run next to the eager model on a seeded
 random input of the config's patch shape: the export fails, and nothing is written, when the
-largest absolute difference exceeds the tolerance (1e-4 in fp32).
+largest absolute difference exceeds tolerance x max(|eager output|, 1) (tolerance 1e-4) or
+the segmentations disagree on more than 0.01 % of the voxels.
+
+Without a format, `pt2` is written, and TorchScript instead (with one warning saying why) when
+torch.export cannot capture the network, its program fails the check, or it fixes the spatial
+size (inference windows may differ from the patch): TorchScript is deprecated from PyTorch 2.9
+on, but still loads in validate/infer.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from clara_cli.workflows.session import RunRequest, Session
 
 log = logging.getLogger("clara")
 
-FORMATS = ("torchscript", "onnx")
+FORMATS = ("pt2", "torchscript", "onnx")
 #: Variables that may hold the patch shape, in order of preference.
 SHAPE_VARIABLES = ("patch_size", "roi_size")
 
@@ -32,18 +39,18 @@ class ExportOptions:
     """`clara export`'s own options.
 
     Attributes:
-        formats: any of "torchscript" and "onnx".
+        formats: any of "pt2", "torchscript" and "onnx"; empty: pt2, else TorchScript.
         input_shape: `[batch, channels, spatial...]` of the parity check; None: from the config.
-        tolerance: the largest accepted max abs difference; None means 1e-4.
+        tolerance: relative tolerance of the parity check; None means 1e-4.
     """
 
-    formats: tuple[str, ...] = ("torchscript",)
+    formats: tuple[str, ...] = ()
     input_shape: tuple[int, ...] | None = None
     tolerance: float | None = None
 
 
 class ExportWorkflow:
-    """Checkpoint to TorchScript/ONNX, each checked against the eager model."""
+    """Checkpoint to pt2/TorchScript/ONNX, each checked against the eager model."""
 
     name = "export"
     command = "export"
@@ -61,7 +68,7 @@ WORKFLOW = ExportWorkflow()
 
 def export_mmar(
     request: RunRequest,
-    formats: Sequence[str] = ("torchscript",),
+    formats: Sequence[str] = (),
     input_shape: Sequence[int] | None = None,
     tolerance: float | None = None,
 ) -> list[Any]:
@@ -69,11 +76,13 @@ def export_mmar(
 
     Args:
         request: a RunRequest for the training config (config/config_train.json).
-        formats: any of "torchscript" (to MMAR_TORCHSCRIPT, models/model.ts) and "onnx"
-            (next to it with the suffix .onnx, models/model.onnx).
+        formats: any of "pt2" (to MMAR_PT2, default MMAR_TORCHSCRIPT with the suffix .pt2,
+            models/model.pt2), "torchscript" (to MMAR_TORCHSCRIPT, models/model.ts) and "onnx"
+            (MMAR_TORCHSCRIPT with the suffix .onnx, models/model.onnx). Empty: pt2, and
+            TorchScript instead when the pt2 export fails.
         input_shape: `[batch, channels, spatial...]` of the parity check; None takes
             `[1, in_channels, *patch_size]` from the config (patch_size, else roi_size).
-        tolerance: the largest accepted max abs difference; None means 1e-4.
+        tolerance: relative tolerance of the parity check; None means 1e-4.
 
     Returns:
         One ExportResult per format, with the measured difference.
@@ -84,7 +93,7 @@ def export_mmar(
 
     Example:
         >>> request = RunRequest(Path("mmars/spleen"), "config/config_train.json", device="cpu")
-        >>> for result in export_mmar(request, ["torchscript", "onnx"]):
+        >>> for result in export_mmar(request, ["pt2", "onnx"]):
         ...     print(result.describe())
     """
     from dataclasses import replace
@@ -95,7 +104,7 @@ def export_mmar(
     from clara_cli.workflows.session import open_session
 
     unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
+    if unknown:
         raise ConfigError(f"export format must be one of {', '.join(FORMATS)}, not {unknown or []}")
     # The exported graph must not depend on a device: build and check on the CPU.
     session = open_session(replace(request, device="cpu"))
@@ -105,16 +114,13 @@ def export_mmar(
         shape = list(input_shape) if input_shape else default_input_shape(session, network)
         log.info("exporting %s (input shape %s)", checkpoint, shape)
         tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
-        results = []
-        for kind in dict.fromkeys(formats):
-            target = _target(session, kind)
-            result = _export(kind, network, shape, target, tol)
-            # Reported as each export completes: a later failing format keeps this one.
-            log.info("%s", result.describe())
-            for note in result.notes:
-                log.info("  note: %s", note)
-            results.append(result)
-        return results
+        if not formats:
+            return [_report(_export_default(session, network, shape, tol))]
+        # Reported as each export completes: a later failing format keeps this one.
+        return [
+            _report(_export(kind, network, shape, _target(session, kind), tol))
+            for kind in dict.fromkeys(formats)
+        ]
     finally:
         distributed.shutdown(session.dist)
 
@@ -143,12 +149,48 @@ def _in_channels(network: Any) -> int:
     return int(first.shape[1]) if first is not None else 1
 
 
+def _export_default(session: Session, network: Any, shape: list[int], tolerance: float) -> Any:
+    """pt2; TorchScript, with one warning, when the network does not export cleanly to pt2.
+
+    Cleanly: captured, within the parity bound, and runnable at other spatial sizes (an AHNet
+    program fixes its size; TorchScript scripts it for any size).
+    """
+    from clara_cli.errors import ClaraError, first_line
+    from clara_cli.export.pt2 import export_pt2
+
+    try:
+        return export_pt2(
+            network, shape, _target(session, "pt2"), tolerance, require_dynamic_spatial=True
+        )
+    except ClaraError as err:
+        log.warning(
+            "no pt2 export (%s); writing TorchScript instead (deprecated from PyTorch 2.9 on)",
+            first_line(err),
+        )
+    return _export("torchscript", network, shape, _target(session, "torchscript"), tolerance)
+
+
+def _report(result: Any) -> Any:
+    log.info("%s", result.describe())
+    for note in result.notes:
+        log.info("  note: %s", note)
+    return result
+
+
 def _target(session: Session, kind: str) -> Path:
+    from clara_cli.engine.model_loading import pt2_path
+
     torchscript = session.path_var("MMAR_TORCHSCRIPT")
+    if kind == "pt2":
+        return pt2_path(session, torchscript)
     return torchscript if kind == "torchscript" else torchscript.with_suffix(".onnx")
 
 
 def _export(kind: str, network: Any, shape: list[int], target: Path, tolerance: float) -> Any:
+    if kind == "pt2":
+        from clara_cli.export.pt2 import export_pt2
+
+        return export_pt2(network, shape, target, tolerance=tolerance)
     if kind == "torchscript":
         from clara_cli.export.torchscript import export_torchscript
 

@@ -16,12 +16,14 @@ def section_runtime(session: Session, amp_requested: bool) -> Any:
     """The Runtime (rank, device, wiring hooks) config sections of this run are built with.
 
     `amp_requested` is the config's `amp`: CUDA AMP in MONAI's engines, or CPU bf16 autocast
-    around the network (see engine/amp.py).
+    around the network (see engine/amp.py). The variable `compile` (`clara train --compile`)
+    runs the training network through torch.compile (see engine/compiled.py).
     """
     from clara_cli.engine.amp import resolve_amp
     from clara_cli.engine.network import NetworkPreparer
     from clara_cli.engine.wiring import Wiring
     from clara_cli.mmar.resolver import Runtime
+    from clara_cli.mmar.variables import truthy
 
     dist = session.dist
     amp = resolve_amp(amp_requested, dist.device)
@@ -32,7 +34,9 @@ def section_runtime(session: Session, amp_requested: bool) -> Any:
         world_size=dist.world_size,
         amp_enabled=amp.enabled and amp.device_type == "cuda",
         prepare_network=NetworkPreparer(
-            dist, amp.dtype if amp.enabled and amp.device_type == "cpu" else None
+            dist,
+            amp.dtype if amp.enabled and amp.device_type == "cpu" else None,
+            compile=truthy(session.var("compile", False)),
         ),
     )
     return Runtime(dist.rank, dist.world_size, str(dist.device), wiring.hooks())

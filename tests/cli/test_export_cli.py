@@ -1,4 +1,4 @@
-"""`clara export` through the CLI: TorchScript and ONNX from a checkpoint, then used by
+"""`clara export` through the CLI: pt2, TorchScript and ONNX from a checkpoint, then used by
 `clara validate` and `clara infer` in place of the checkpoint."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from clara_cli.cli.main import cli
 from clara_cli.engine.model_loading import build_network
+from clara_cli.errors import ClaraError
 from clara_cli.workflows.session import RunRequest, open_session
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,8 +39,10 @@ def trained_41(mmar_41: Path) -> Path:
     return mmar_41
 
 
-def _max_diffs(output: str) -> list[float]:
-    return [float(v) for v in re.findall(r"max abs diff vs eager (\S+) on input", output)]
+def _max_diffs(output: str) -> list[tuple[float, float]]:
+    """(max abs diff, bound) of each export the output reports."""
+    found = re.findall(r"max abs diff vs eager (\S+) \(bound (\S+) ", output)
+    return [(float(diff), float(bound)) for diff, bound in found]
 
 
 def test_export_writes_both_formats_with_their_parity(trained_41):
@@ -51,12 +54,59 @@ def test_export_writes_both_formats_with_their_parity(trained_41):
     assert (models / "model.ts").is_file() and (models / "model.onnx").is_file()
     assert "input shape [1, 1, 16, 16, 16]" in result.output  # the config's patch_size
     diffs = _max_diffs(result.output)
-    assert len(diffs) == 2 and all(d <= 1e-4 for d in diffs)
+    assert len(diffs) == 2 and all(diff <= bound for diff, bound in diffs)
+
+
+def test_export_writes_pt2_by_default(trained_41):
+    result = CliRunner().invoke(cli, ["export", "-m", str(trained_41)])
+    assert result.exit_code == 0, result.output
+    models = trained_41 / "models"
+    assert (models / "model.pt2").is_file() and not (models / "model.ts").exists()
+    assert "(pt2 via torch.export)" in result.output
+    assert "labels agree on 100 % of voxels" in result.output
+    assert "warning" not in result.output
+
+
+def test_default_falls_back_to_torchscript_with_one_warning(trained_41, monkeypatch):
+    import clara_cli.export.pt2
+
+    def cannot_export(*args, **kwargs):
+        raise ClaraError("cannot export UNet with torch.export: forced failure")
+
+    monkeypatch.setattr(clara_cli.export.pt2, "export_pt2", cannot_export)
+    result = CliRunner().invoke(cli, ["export", "-m", str(trained_41)])
+    assert result.exit_code == 0, result.output
+    models = trained_41 / "models"
+    assert (models / "model.ts").is_file() and not (models / "model.pt2").exists()
+    assert result.output.count("warning:") == 1
+    assert "no pt2 export (cannot export UNet with torch.export: forced failure)" in result.output
+
+
+def test_asked_for_pt2_a_failure_is_an_error(trained_41, monkeypatch):
+    import clara_cli.export.pt2
+
+    def cannot_export(*args, **kwargs):
+        raise ClaraError("cannot export UNet with torch.export: forced failure")
+
+    monkeypatch.setattr(clara_cli.export.pt2, "export_pt2", cannot_export)
+    result = CliRunner().invoke(cli, ["export", "-m", str(trained_41), "--format", "pt2"])
+    assert result.exit_code == 1
+    assert "Error: cannot export UNet with torch.export: forced failure" in result.output
+    assert not (trained_41 / "models" / "model.ts").exists()
 
 
 def test_export_takes_claras_input_shape_form(trained_41):
     result = CliRunner().invoke(
-        cli, ["export", "-m", str(trained_41), "--input-shape", "[1, 1, 32, 32, 16]"]
+        cli,
+        [
+            "export",
+            "-m",
+            str(trained_41),
+            "-f",
+            "torchscript",
+            "--input-shape",
+            "[1, 1, 32, 32, 16]",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "on input [1, 1, 32, 32, 16]" in result.output
@@ -76,9 +126,14 @@ def test_missing_checkpoint_says_how_to_get_one(mmar_41):
 
 
 @pytest.mark.slow
-def test_validate_and_infer_from_the_export_match_the_checkpoint(trained_41, tmp_path):
+@pytest.mark.parametrize("export_format", ["pt2", "torchscript"])
+def test_validate_and_infer_from_the_export_match_the_checkpoint(
+    trained_41, tmp_path, export_format
+):
+    """The configs' `ts_path: {MMAR_TORCHSCRIPT}` loader: model.ts, or model.pt2 without it."""
     runner = CliRunner()
-    assert runner.invoke(cli, ["export", "-m", str(trained_41)]).exit_code == 0
+    exported = runner.invoke(cli, ["export", "-m", str(trained_41), "-f", export_format])
+    assert exported.exit_code == 0, exported.output
     scores = {}
     for name, loader in (("ckpt", USE_CKPT), ("ts", USE_TS)):
         out = tmp_path / name

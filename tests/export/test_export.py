@@ -62,7 +62,9 @@ def test_torchscript_falls_back_to_trace_with_a_note(tmp_path, caplog):
 
 def test_torchscript_mismatch_fails_and_writes_nothing(tmp_path):
     target = tmp_path / "model.ts"
-    with pytest.raises(ClaraError, match=r"differs from the eager model by .* above the tolerance"):
+    with pytest.raises(
+        ClaraError, match=r"differs from the eager model on a seeded input.*needs <= "
+    ):
         export_torchscript(NoisyNet(), [1, 1, 8, 8, 8], target)
     assert not target.exists()
     assert _left_behind(tmp_path) == []
@@ -121,17 +123,20 @@ def test_smp_unet_2d_exports_to_both_formats(tmp_path):
 
 
 @pytest.mark.slow
-def test_ahnet_scripts_exactly_but_onnx_is_limited_by_fp32_rounding(tmp_path):
+def test_ahnet_onnx_passes_on_a_bound_relative_to_its_huge_logits(tmp_path):
     """AHNet with psp_block_num=1 (sizes divisible by 32); default AHNet needs 128x128x32.
 
-    Untrained AHNet outputs reach ~1e6, so fp32 rounding alone exceeds 1e-4 in onnxruntime:
-    the error must say so instead of blaming the export.
+    Untrained AHNet outputs reach ~1e6, so fp32 rounding alone exceeds an absolute 1e-4 in
+    onnxruntime; relative to the outputs' scale the export is exact, and every voxel's label
+    agrees.
     """
     pytest.importorskip("onnxruntime")
     torch.manual_seed(0)
     net = AHNet(spatial_dims=3, in_channels=1, out_channels=2, psp_block_num=1)
     result = export_torchscript(net, [1, 1, 32, 32, 32], tmp_path / "m.ts")
     assert (result.method, result.max_abs_diff) == ("script", 0.0)
-    with pytest.raises(ClaraError, match="close to the fp32 noise floor is rounding"):
-        export_onnx(net, [1, 1, 32, 32, 32], tmp_path / "m.onnx")
-    assert not (tmp_path / "m.onnx").exists()
+    result = export_onnx(net, [1, 1, 32, 32, 32], tmp_path / "m.onnx")
+    assert result.parity.scale > 1e4
+    assert 1e-4 < result.max_abs_diff <= 1e-4 * result.parity.scale
+    assert result.parity.label_agreement >= 0.9999
+    assert (tmp_path / "m.onnx").is_file()

@@ -80,7 +80,7 @@ def test_train_validate_infer_export(layout_data, tmp_path):
     assert regions["regions"] == ["TC", "WT", "ET"] and "average" in regions["dice"]
     assert (mmar / "eval" / "overlays" / f"{case}.png").is_file()
 
-    exported = export_mmar(_request(mmar, "config/config_train.json", data))
+    exported = export_mmar(_request(mmar, "config/config_train.json", data), ["torchscript"])
     assert exported[0].max_abs_diff <= 1e-4
     if vae:
         import torch
