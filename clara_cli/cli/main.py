@@ -10,6 +10,7 @@ import click
 
 from clara_cli import __version__
 from clara_cli.cli import (
+    check,
     dataconvert,
     experiments,
     export,
@@ -58,5 +59,6 @@ for _module in (
     export,
     synth,
     experiments,
+    check,
 ):
     cli.add_command(_module.command)
