@@ -22,6 +22,14 @@ from clara_cli.cli.overrides import ClaraCommand, parse_overrides
     help="Continue from the newest checkpoint in MMAR_CKPT_DIR (same epoch and iteration "
     "counters); starts from scratch, with a warning, when there is none.",
 )
+@click.option(
+    "--write-train-stats",
+    "--write_train_stats",
+    "write_train_stats",
+    is_flag=True,
+    help="Write MMAR_CKPT_DIR/train_stats.json at the end: training time, epochs, best key "
+    "metric and its epoch (Clara's --write_train_stats).",
+)
 def command(
     mmar_root: Path,
     config_path: str,
@@ -30,6 +38,7 @@ def command(
     debug: bool,
     device: str,
     resume: bool,
+    write_train_stats: bool,
     **launch: Any,
 ) -> None:
     """Train the MMAR's model as config/config_train.json describes.
@@ -56,7 +65,11 @@ def command(
 
     request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), device)
     result = run_for_archive(
-        "train", request, TrainOptions(resume=resume), LaunchOptions(**launch), debug
+        "train",
+        request,
+        TrainOptions(resume=resume, write_train_stats=write_train_stats),
+        LaunchOptions(**launch),
+        debug,
     )
     if result is None:  # not rank 0: rank 0 reports
         return
