@@ -25,6 +25,7 @@ from clara_cli.mmar.resolved_config import ResolvedConfig, resolve_config
 
 #: Top-level keys of an AutoML controller config (config_automl.json), which clara does not run.
 AUTOML_KEYS = ("controller", "executor")
+AUTOML_CONTROLLER = "an AutoML controller config (clara does not run AutoML)"
 
 
 @dataclass
@@ -104,7 +105,7 @@ def _check_file(
     what = _kind(raw)
     if what != "workflow":
         check = ConfigCheck(path, skipped=what)
-        if explicit and what != "an AutoML controller config (clara does not run AutoML)":
+        if explicit and what != AUTOML_CONTROLLER:
             check.problems.append(
                 Problem(
                     "",
@@ -139,10 +140,10 @@ def _kind(raw: Any) -> str:
     """ "workflow", or why the file is not a workflow config."""
     if not isinstance(raw, dict):
         return "not a JSON object"
+    if any(k in raw for k in AUTOML_KEYS):
+        return AUTOML_CONTROLLER
     if isinstance(raw.get("train"), dict) or any(k in raw for k in layout.SECTION_KEYS):
         return "workflow"
-    if any(k in raw for k in AUTOML_KEYS):
-        return "an AutoML controller config (clara does not run AutoML)"
     if any(isinstance(v, list) for v in raw.values()):
         return "a datalist, not a workflow config"
     return "no workflow sections (train, model, pre_transforms, ...)"

@@ -107,4 +107,25 @@ def evaluation_section(
             else [{"ckpt_path": str(session.path_var("MMAR_CKPT"))}]
         )
         section.provide("model", load_network(loaders, session, f"{source}: model"))
+    elif isinstance(model_spec, list) and any(is_loader_spec(item) for item in model_spec):
+        section.provide("model", _first_model(section, session, f"{source}: model"))
     return section
+
+
+def _first_model(section: Any, session: Session, where: str) -> Any:
+    """Clara 4.x's `model` list of alternatives: the first switched-on entry wins, a loader
+    (`ts_path`/`ckpt_path`) or a network whose weights a CheckpointLoader handler loads."""
+    from clara_cli.engine.model_loading import load_network
+    from clara_cli.mmar.items import ResolvedComponent
+    from clara_cli.mmar.resolver import _truthy
+
+    for entry in section.resolver.entry("model"):
+        if isinstance(entry, ResolvedComponent):
+            if not entry.skipped:
+                return section.build(entry, entry.key_path)
+        elif isinstance(entry, dict) and not _truthy(entry.get("disabled")):
+            return load_network([entry], session, where)
+    raise ConfigError(
+        f"{where}: every entry is disabled (dont_load_ts_model / dont_load_ckpt_model); "
+        "enable one, e.g. --set dont_load_ckpt_model=false"
+    )
