@@ -154,11 +154,19 @@ def test_train_export_evaluate_through_medl(mmar_41, tmp_path):
     assert "report:" in evaluate.stdout
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.mark.slow
 def test_torch_distributed_launch_runs_medl_train_on_two_cpu_ranks(mmar_41, tmp_path):
     result = _run(
         ["-m", "torch.distributed.launch", "--nproc_per_node=2", "--nnodes=1",
-         "--node_rank=0", "--master_addr=localhost", "--master_port=29731",
+         "--node_rank=0", "--master_addr=localhost", f"--master_port={_free_port()}",
          "-m", "medl.apps.train", "-m", str(mmar_41), "-c", "config/config_train.json",
          "-e", "config/environment.json", "--write_train_stats",
          "--set", "epochs=1", "multi_gpu=True"],
