@@ -11,11 +11,11 @@ MMAR := mmars/clara_pt_spleen_ct_segmentation
 install: $(STAMP)
 
 # torch first, pinned: these wheels lie on this machine's disk; another version would pull GBs.
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e ".[dev,onnx]"
+	$(BIN)/pip install -q -c constraints.txt torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev,onnx]"
 	touch $(STAMP)
 
 demo: install
