@@ -78,10 +78,43 @@ def describe_exception(err: BaseException) -> str:
         if cause is None:
             break
         current = cause
-    message = f"{type(current).__name__}: {current}"
+    worker = _worker_failure(str(current))
+    if worker is not None:
+        root, worker_steps = worker
+        message, steps = root, steps + worker_steps[::-1]
+    else:
+        message = f"{type(current).__name__}: {current}"
     if steps:
         message = f"{message}\n  while applying transform {steps[-1]}"
     return message
+
+
+_WORKER_HEADER = "Original Traceback (most recent call last):"
+
+
+def _worker_failure(text: str) -> tuple[str, list[str]] | None:
+    """(root error line, transforms it failed in) of an error a DataLoader worker raised.
+
+    torch re-raises it in the main process with the worker's whole traceback as the message;
+    its unindented lines are the chain of exceptions, innermost first.
+    """
+    if _WORKER_HEADER not in text:
+        return None
+    body = text.split(_WORKER_HEADER, 1)[1]
+    errors = [
+        line
+        for line in body.splitlines()
+        if line.strip()
+        and not line.startswith((" ", "\t", "Traceback ", "The above exception", "During handling"))
+    ]
+    if not errors:
+        return None
+    steps = [
+        m.group(1).rsplit(".", 1)[-1]
+        for e in errors
+        if (m := _TRANSFORM_WRAPPER.match(e.split(": ", 1)[-1]))
+    ]
+    return errors[0], steps
 
 
 def configure_logging(debug: bool = False) -> None:

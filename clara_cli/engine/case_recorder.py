@@ -80,15 +80,22 @@ class CaseRecorder:
             scores = case_scores(pred, label, spacing, self.class_names)
             self.rows.append({"case": name, **scores})
             if self.keep_slices and "image" in item:
-                self.slices[name] = _overlay_slice(item["image"], label, pred)
+                kept = _overlay_slice(item["image"], label, pred)
+                if kept is not None:
+                    self.slices[name] = kept
 
 
 def _overlay_slice(
     image: Any, label: np.ndarray, pred: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The slice with the largest label area; None when the image is on another grid than
+    the label (post-transforms such as Invertd moved the label and prediction back to the
+    input's grid, the image stays on the network's)."""
     array = image.detach().cpu().numpy() if hasattr(image, "detach") else np.asarray(image)
     if array.ndim == label.ndim + 1:
         array = array[0]
+    if array.shape != label.shape:
+        return None
     if label.ndim == 2:
         return array, label, pred
     area = (label > 0).sum(axis=(0, 1))

@@ -108,24 +108,25 @@ def evaluation_section(
         )
         section.provide("model", load_network(loaders, session, f"{source}: model"))
     elif isinstance(model_spec, list) and any(is_loader_spec(item) for item in model_spec):
-        section.provide("model", _first_model(section, session, f"{source}: model"))
+        section.provide("model", _first_enabled_model(section, session, source))
     return section
 
 
-def _first_model(section: Any, session: Session, where: str) -> Any:
-    """Clara 4.x's `model` list of alternatives: the first switched-on entry wins, a loader
-    (`ts_path`/`ckpt_path`) or a network whose weights a CheckpointLoader handler loads."""
-    from clara_cli.engine.model_loading import load_network
+def _first_enabled_model(section: Any, session: Session, source: str) -> Any:
+    """Clara 4.0's mixed `model` list (DeepGrow: a TorchScript loader, then the network as a
+    component whose weights a CheckpointLoader handler loads): the first enabled entry."""
+    from clara_cli.engine.model_loading import is_loader_spec, load_network
+    from clara_cli.errors import ConfigError
     from clara_cli.mmar.items import ResolvedComponent
-    from clara_cli.mmar.resolver import _truthy
+    from clara_cli.mmar.variables import truthy
 
-    for entry in section.resolver.entry("model"):
+    for index, entry in enumerate(section.resolver.entry("model")):
         if isinstance(entry, ResolvedComponent):
             if not entry.skipped:
-                return section.build(entry, entry.key_path)
-        elif isinstance(entry, dict) and not _truthy(entry.get("disabled")):
-            return load_network([entry], session, where)
+                return section.build(entry, f"model[{index}]")
+        elif is_loader_spec(entry) and not truthy(entry.get("disabled")):
+            return load_network([entry], session, f"{source}: model[{index}]")
     raise ConfigError(
-        f"{where}: every entry is disabled (dont_load_ts_model / dont_load_ckpt_model); "
+        f"{source}: model: every entry is disabled (dont_load_ts_model / dont_load_ckpt_model); "
         "enable one, e.g. --set dont_load_ckpt_model=false"
     )

@@ -14,6 +14,9 @@ replaced. The built-in rules, one module per concern, apply in this order:
 - :mod:`.datalist`: datasets read their datalist, this rank's shard only;
 - :mod:`.device`: engines, modules and checkpoints on this rank's device (`cuda` → cpu);
 - :mod:`.legacy`: MONAI 0.x rewrites (`lambda x: x['loss']` output transforms);
+- :mod:`.meta_dicts`: MONAI 0.x meta-dict semantics (`*_meta_dict` keys, ToTensord/ToNumpyd
+  that dropped metadata, Invertd of a plain tensor);
+- :mod:`.quiet`: StatsHandler prints no traceback unless `--debug`;
 - :mod:`.preparation`: AMP flag, DDP/autocast network, GradScaler, the bf16 non-finite
   fallback and atomic checkpoint writes.
 
@@ -35,7 +38,16 @@ A model family adds its own rule without editing any of these, from its ``regist
 
 from __future__ import annotations
 
-from clara_cli.engine.wiring import datalist, defaults, device, implicit, legacy, preparation
+from clara_cli.engine.wiring import (
+    datalist,
+    defaults,
+    device,
+    implicit,
+    legacy,
+    meta_dicts,
+    preparation,
+    quiet,
+)
 from clara_cli.engine.wiring.hooks import Wiring
 from clara_cli.engine.wiring.implicit import PlainState
 from clara_cli.engine.wiring.predicates import all_of, always, in_section, subclass_of
@@ -49,7 +61,7 @@ from clara_cli.engine.wiring.rules import (
 )
 
 #: The built-in concerns, in the order their rules apply.
-BUILTIN_MODULES = (implicit, defaults, datalist, device, legacy, preparation)
+BUILTIN_MODULES = (implicit, defaults, datalist, device, legacy, meta_dicts, quiet, preparation)
 
 _REGISTERED = RuleTable(rule for module in BUILTIN_MODULES for rule in module.RULES)
 
