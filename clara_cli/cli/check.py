@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from clara_cli.cli.errors import configure_logging
-from clara_cli.cli.options import debug_option
+from clara_cli.cli.options import MmarDir, _mmar_or_current_folder, debug_option
 from clara_cli.cli.overrides import ClaraCommand, parse_overrides
 
 
@@ -16,10 +16,10 @@ from clara_cli.cli.overrides import ClaraCommand, parse_overrides
     "-m",
     "--mmar",
     "mmar_root",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-    help="MMAR root folder.",
+    type=MmarDir(),
+    default=None,
+    callback=_mmar_or_current_folder,
+    help="MMAR root folder (defaults to the current folder when it holds config/).",
 )
 @click.option(
     "-c",

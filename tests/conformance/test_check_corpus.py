@@ -157,3 +157,9 @@ def test_checking_the_whole_corpus_builds_no_module(corpus, stand_ins, monkeypat
     resolved = [c for r in reports for c in r.configs if c.resolved is not None]
     assert len(resolved) == 10  # 5 AutoML trials, deepgrow's 3, fl_privacy's 2
     assert created == []
+
+
+def test_a_folder_without_config_is_not_an_archive(tmp_path):
+    result = CliRunner().invoke(cli, ["check", "-m", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "is not an MMAR: it has no config/ folder" in result.output
