@@ -81,12 +81,6 @@ def deepgrow_2d_slices(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 item 1 (MONAI 0.x meta dicts: LoadImaged's image_meta_dict, branch h9-meta) "
-    "and custom handlers that read engine.state.batch as one batch dict (deepgrow_2D's "
-    "custom SegmentationSaver) are not in this branch",
-)
 def test_deepgrow_2d_trains_exports_and_validates_through_its_own_scripts(
     corpus, tmp_path, deepgrow_2d_slices
 ):
