@@ -11,6 +11,11 @@ class ConfigError(ClaraError):
     """An MMAR configuration file is malformed or refers to something that does not exist."""
 
 
+class OverrideError(ConfigError):
+    """A `--set KEY=VALUE` names nothing the run reads, or gives a value of the wrong type
+    (a usage error: exit 2, like click's own)."""
+
+
 class ComponentError(ClaraError):
     """A config component cannot be found or constructed."""
 

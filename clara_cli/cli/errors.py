@@ -3,7 +3,7 @@ traceback unless --debug.
 
 Every subcommand runs inside :class:`ClaraGroup`, so a command needs no decorator to get
 this: a :class:`~clara_cli.errors.ClaraError` (bad config, data, checkpoint) becomes
-`Error: ...` and exit 1; any other exception is described by its root cause and exits 1;
+`Error: ...` and exit 1 (exit 2 for a wrong `--set`); any other exception is described by its root cause and exits 1;
 Ctrl-C exits 130; click's own usage errors keep exit 2.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from clara_cli.cli.options import debug_enabled
-from clara_cli.errors import ClaraError
+from clara_cli.errors import ClaraError, OverrideError, root_cause
 
 
 class ClaraGroup(click.Group):
@@ -33,6 +33,10 @@ class ClaraGroup(click.Group):
             _close_progress_bars()
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except OverrideError as err:
+            usage = click.ClickException(str(err))
+            usage.exit_code = 2  # a wrong command-line value, like click's usage errors
+            raise usage from None
         except ClaraError as err:
             _close_progress_bars()
             if debug_enabled(ctx):
@@ -40,6 +44,10 @@ class ClaraGroup(click.Group):
             raise click.ClickException(str(err)) from None
         except Exception as err:  # noqa: BLE001 - the last line of defence for the user
             _close_progress_bars()
+            cause = root_cause(err)
+            if isinstance(cause, ClaraError) and not debug_enabled(ctx):
+                # A library error raised inside MONAI/ignite (a transform run by a loader).
+                raise click.ClickException(str(cause)) from None
             if debug_enabled(ctx):
                 traceback.print_exc()
                 raise click.ClickException(describe_exception(err)) from None

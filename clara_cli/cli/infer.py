@@ -140,6 +140,12 @@ def command(
       clara infer -m mmars/clara_pt_deepgrow_3d_annotation -i scans/ --clicks clicks.json
     """
     configure_logging(debug)
+    if output_dir is not None:
+        from clara_cli.workflows.infer_cases import output_overlap
+
+        overlap = output_overlap(input_path, output_dir)
+        if overlap:
+            raise click.BadParameter(overlap, param_hint="'-o' / '--output'")
     prompts = _prompts(foreground, background, mm, clicks_file)
     from clara_cli.families import run_for_archive
     from clara_cli.launch.jobs import LaunchOptions

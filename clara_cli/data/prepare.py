@@ -174,12 +174,15 @@ def geometry_mismatches(
         for what in ("Spacing", "Origin", "Direction"):
             a, b = (np.asarray(getattr(h, f"Get{what}")()) for h in (image, label))
             if a.shape != b.shape or not np.allclose(a, b, atol=tolerance):
-                differences.append(
-                    f"{what.lower()} {tuple(np.round(a, 4))} vs {tuple(np.round(b, 4))}"
-                )
+                differences.append(f"{what.lower()} {_rounded(a)} vs {_rounded(b)}")
         if differences:
             problems.append(f"{pair['image']} / {pair['label']}: " + "; ".join(differences))
     return problems
+
+
+def _rounded(values: Any) -> tuple[float, ...]:
+    # Plain floats (numpy 2 would print np.float64(...)), and no "-0.0".
+    return tuple(round(float(v), 4) + 0.0 for v in values)
 
 
 @dataclass

@@ -34,6 +34,7 @@ from typing import Any
 import torch
 from ignite.handlers import DiskSaver
 
+from clara_cli.engine.finite import require_finite_weights
 from clara_cli.errors import ClaraError
 from clara_cli.io.atomic import atomic_write
 
@@ -51,8 +52,10 @@ def save_checkpoint(obj: Mapping[str, Any], path: str | os.PathLike[str]) -> Pat
     """Write ``obj`` with ``torch.save`` atomically (see the module docstring).
 
     Raises:
-        ClaraError: the file cannot be written (the previous file, if any, is intact).
+        ClaraError: the file cannot be written, or the weights hold NaN/Inf (the previous
+            file, if any, is intact).
     """
+    require_finite_weights(obj, path)
     try:
         return atomic_write(path, lambda handle: torch.save(dict(obj), handle), durable=True)
     except OSError as err:
@@ -141,6 +144,7 @@ class AtomicDiskSaver(DiskSaver):
         super().remove(filename)
 
     def _save_func(self, checkpoint: Mapping[str, Any], path: Path, func: Callable) -> None:
+        require_finite_weights(checkpoint, path)
         atomic_write(path, lambda handle: func(checkpoint, handle, **self.kwargs), durable=True)
 
 

@@ -100,6 +100,7 @@ def load_mmar_config(
     config_path: str | Path,
     env_path: str | Path = layout.DEFAULT_ENV,
     overrides: dict[str, Any] | None = None,
+    check_overrides: bool = False,
 ) -> MmarConfig:
     """Read a workflow config and environment.json and merge the variables.
 
@@ -109,9 +110,12 @@ def load_mmar_config(
         env_path: environment.json, relative to mmar_root unless absolute.
         overrides: `--set` values; relative path variables among them resolve against the
             current directory, as a user typing a path on the command line expects.
+        check_overrides: refuse a `--set` key that nothing reads or a value that does not
+            fit the variable it replaces (see :mod:`clara_cli.mmar.set_values`).
 
     Raises:
         ConfigError: a file is missing, malformed or not a JSON object.
+        OverrideError: (check_overrides) a wrong `--set` key or value.
     """
     mmar_root = Path(mmar_root).resolve()
     config_file = resolve_in_mmar(mmar_root, config_path)
@@ -123,6 +127,8 @@ def load_mmar_config(
     if not isinstance(env, dict):
         raise ConfigError(f"{env_file}: the top level must be a JSON object of variables")
 
+    if check_overrides and overrides:
+        overrides = _checked_overrides(overrides, config, env, mmar_root)
     variables: dict[str, Any] = {}
     origins: dict[str, str] = {}
     layers = [
@@ -141,6 +147,27 @@ def load_mmar_config(
     origins["MMAR_ROOT"] = "-m"
     _absolutize_templated_paths(variables, mmar_root)
     return MmarConfig(mmar_root, config_file, env_file, config, variables, origins)
+
+
+def _checked_overrides(
+    overrides: dict[str, Any], config: dict[str, Any], env: dict[str, Any], mmar_root: Path
+) -> dict[str, Any]:
+    from clara_cli.mmar.set_values import check_overrides
+
+    legacy = layout.LEGACY_VARIABLES
+    defined = {legacy.get(k, k): v for k, v in _config_variables(config).items()}
+    defined.update((legacy.get(k, k), v) for k, v in env.items())
+    configs: list[Any] = [config]
+    # Validation and inference load their network from the training config: its variables
+    # are read by the run as well.
+    train_file = mmar_root / layout.DEFAULT_TRAIN_CONFIG
+    if train_file.is_file():
+        train = load_json(train_file)
+        if isinstance(train, dict):
+            configs.append(train)
+            defined = {**_config_variables(train), **defined}
+    named = {legacy.get(k, k): v for k, v in overrides.items()}
+    return check_overrides(named, defined, configs)
 
 
 def _config_variables(config: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from clara_cli.errors import ComponentError
+from clara_cli.errors import ClaraError, ComponentError, root_cause
 from clara_cli.registry import builtin, shims
 
 
@@ -126,6 +126,11 @@ def construct(target: Callable[..., Any], label: str, args: dict[str, Any], wher
     except ComponentError:
         raise
     except Exception as err:
+        cause = root_cause(err)
+        if isinstance(cause, ClaraError):
+            # Already says what and where (a transform refusing a file while a dataset
+            # caches it); MONAI's "applying transform <... object at 0x...>" adds nothing.
+            raise cause from None
         shown = ", ".join(f"{k}={_short(v)}" for k, v in args.items())
         raise ComponentError(
             f"{where}: could not build {label}({shown}):\n  {type(err).__name__}: {err}"

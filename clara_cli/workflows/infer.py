@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from clara_cli.engine.inference import CaseResult, Pipeline, build_pipeline, run_case
-from clara_cli.errors import ConfigError
-from clara_cli.workflows.infer_cases import InferenceCase, collect_cases
+from clara_cli.errors import ConfigError, DataError
+from clara_cli.workflows.infer_cases import InferenceCase, collect_cases, output_overlap
 from clara_cli.workflows.prompts import PromptSet
 from clara_cli.workflows.session import RunRequest, open_session
 
@@ -102,6 +102,10 @@ def infer(request: RunRequest, options: InferOptions | None = None) -> Inference
     refuse_prompts(request, options)
     session = open_session(request)
     try:
+        output_dir = Path(options.output_dir or session.path_var("MMAR_EVAL_OUTPUT_PATH"))
+        overlap = output_overlap(options.input, output_dir)
+        if overlap:
+            raise DataError(overlap)
         pipeline = _pipeline(session)
         dataset = session.conf.get("dataset")
         cases = collect_cases(
@@ -110,7 +114,6 @@ def infer(request: RunRequest, options: InferOptions | None = None) -> Inference
             session.var("DATA_ROOT"),
             str(session.mmar.config_file),
         )
-        output_dir = Path(options.output_dir or session.path_var("MMAR_EVAL_OUTPUT_PATH"))
         mine = shard(cases, session.dist.rank, session.dist.world_size)
         show = options.progress and session.dist.is_main
         if show:

@@ -74,6 +74,24 @@ def collect_cases(
     return cases
 
 
+def output_overlap(source: Path | None, output_dir: Path) -> str | None:
+    """Why `output_dir` must not be used with the input folder `source`, or None when fine.
+
+    Outputs written into the input folder (or a folder inside it) become inputs of the next
+    run, which then segments its own segmentations (`case_seg_seg.nii.gz`).
+    """
+    if source is None or not source.is_dir():
+        return None
+    folder, output = source.resolve(), output_dir.resolve()
+    if output == folder or folder in output.parents:
+        where = "is" if output == folder else "is inside"
+        return (
+            f"output folder {str(output_dir)!r} {where} the input folder {str(source)!r}: "
+            "a later run would segment its own outputs\n  choose a separate output folder"
+        )
+    return None
+
+
 def _datalist_items(path: Path, key: str, base: str | Path) -> list[dict[str, Any]]:
     from clara_cli.io.datalist import load_datalist
 

@@ -47,7 +47,11 @@ class RunRequest:
         """The run's config: the one read already, else read now (once)."""
         if self.mmar is None:
             self.mmar = load_mmar_config(
-                self.mmar_root, self.config_path, self.env_path, self.overrides
+                self.mmar_root,
+                self.config_path,
+                self.env_path,
+                self.overrides,
+                check_overrides=True,
             )
         return self.mmar
 

@@ -101,7 +101,12 @@ def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResu
         _log_start(session, trainer)
         started = time.monotonic()
         if trainer.state.epoch < trainer.state.max_epochs:
-            trainer.run()
+            try:
+                trainer.run()
+            except BaseException:
+                if dist.is_main:
+                    _say_how_to_continue(ckpt_dir, interval)
+                raise
         else:
             log.info(
                 "nothing to do: the checkpoint has already trained %d of %d epochs "
@@ -183,6 +188,21 @@ def _start_from(
         if session.dist.is_main:
             log.info("finetuning from %s (weights only; optimizer and epochs start fresh)", path)
     return None
+
+
+def _say_how_to_continue(ckpt_dir: Path, interval: int) -> None:
+    """After a failed or interrupted run: what was kept, and how `--resume` continues."""
+    from clara_cli.engine.resume import find_resume_checkpoint
+
+    path = find_resume_checkpoint(ckpt_dir) if interval else None
+    if path is None:
+        log.warning("training stopped before its first resume checkpoint; nothing was saved")
+        return
+    log.warning(
+        "training stopped; %s is kept (no final model was written): run the same command "
+        "with --resume to continue from it",
+        path,
+    )
 
 
 def _loads_checkpoint_itself(train_section: Any) -> bool:

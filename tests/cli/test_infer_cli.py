@@ -85,3 +85,32 @@ def test_two_worker_processes_share_out_the_inputs(phantom_dir, model, tmp_path)
     for image in sorted(images.iterdir()):
         seg = sitk.ReadImage(str(out / image.name.replace(".nii.gz", "_seg.nii.gz")))
         assert seg.GetSize() == sitk.ReadImage(str(image)).GetSize()
+
+
+@pytest.mark.parametrize("inside", ["", "seg"])
+def test_an_output_folder_in_the_input_folder_is_refused(tmp_path, inside):
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    (scans / "case.nii.gz").write_bytes(b"")
+    output = scans / inside if inside else scans
+    result = CliRunner().invoke(
+        cli, ["infer", "-m", str(SPLEEN), "-i", str(scans), "-o", str(output)]
+    )
+    assert result.exit_code == 2
+    assert f"output folder '{output}' is" in result.output
+    assert "a later run would segment its own outputs" in result.output
+    assert sorted(p.name for p in scans.iterdir()) == ["case.nii.gz"]
+
+
+def test_the_default_output_folder_inside_the_input_is_refused_too(tmp_path):
+    from clara_cli.errors import DataError
+    from clara_cli.workflows.infer import InferOptions, infer
+    from clara_cli.workflows.session import RunRequest
+
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    sitk.WriteImage(sitk.Image([4, 4, 4], sitk.sitkInt16), str(scans / "case.nii.gz"))
+    overrides = {"MMAR_EVAL_OUTPUT_PATH": str(scans / "eval"), "MMAR_CKPT": str(tmp_path / "m.pt")}
+    request = RunRequest(SPLEEN, "config/config_inference.json", overrides=overrides, device="cpu")
+    with pytest.raises(DataError, match="is inside the input folder"):
+        infer(request, InferOptions(scans, None))

@@ -252,3 +252,35 @@ def test_one_mm_to_one_mm_is_an_identity(tmp_path):
     out = sitk.ReadImage(str(tmp_path / "out" / "iso.nii.gz"))
     assert_geometry(out, image)
     np.testing.assert_array_equal(sitk.GetArrayFromImage(out), array)
+
+
+def _nifti_bytes(image, tmp_path, suffix):
+    path = write(image, tmp_path / "whole" / f"whole{suffix}")
+    return path.read_bytes()
+
+
+def test_a_nifti_that_ends_early_is_a_failed_input(tmp_path, ct_pair):
+    import gzip
+
+    image, _ = ct_pair
+    src = tmp_path / "src"
+    src.mkdir()
+    packed = _nifti_bytes(image, tmp_path, ".nii.gz")
+    (src / "cut_stream.nii.gz").write_bytes(packed[: len(packed) // 2])
+    # A complete gzip stream of a file that was already cut before compression.
+    (src / "short_data.nii.gz").write_bytes(gzip.compress(gzip.decompress(packed)[:-500]))
+    plain = gzip.decompress(packed)
+    (src / "cut_plain.nii").write_bytes(plain[: len(plain) - 500])
+    (src / "whole.nii.gz").write_bytes(packed)
+
+    report = convert_dataset(src, tmp_path / "out", ConvertOptions())
+
+    status = {r.job.source.name: (r.status, r.reason) for r in report.results}
+    assert status["whole.nii.gz"][0] == CONVERTED
+    assert status["cut_stream.nii.gz"][0] == FAILED
+    assert "truncated or corrupt" in status["cut_stream.nii.gz"][1]
+    for name in ("short_data.nii.gz", "cut_plain.nii"):
+        assert status[name][0] == FAILED
+        assert f"ends early ({len(plain) - 500} of " in status[name][1]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["whole.nii.gz"]
+    assert "failed          3" in format_report(report)

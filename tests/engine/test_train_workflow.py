@@ -166,5 +166,31 @@ def test_amp_on_cpu_trains_in_bf16_and_records_it(tiny_mmar):
 
 
 def test_checkpoint_interval_must_be_a_whole_number(tiny_mmar):
-    with pytest.raises(ConfigError, match="checkpoint_interval must be a whole number"):
+    # Given with --set, the value is refused before the run starts (an OverrideError).
+    with pytest.raises(ConfigError, match="checkpoint_interval=often: expected a whole number"):
         _train(tiny_mmar, checkpoint_interval="often")
+    config = tiny_mmar / "config" / "config_train.json"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('"epochs": 3,', '"epochs": 3, "checkpoint_interval": -2,'))
+    with pytest.raises(ConfigError, match="checkpoint_interval must be a whole number"):
+        _train(tiny_mmar)
+
+
+@pytest.mark.slow
+def test_a_failed_run_keeps_the_final_model_of_the_finished_run_and_says_resume(tiny_mmar, caplog):
+    _train(tiny_mmar, epochs=1)
+    models = tiny_mmar / "models"
+    final = (models / "model_final.pt").read_bytes()
+
+    with caplog.at_level(logging.WARNING, logger="clara"):
+        with pytest.raises(RuntimeError, match="injected failure"):
+            _train(tiny_mmar, resume=True, epochs=2, fail_at_iteration=5, fail_on_rank=0)
+
+    assert (models / "model_final.pt").read_bytes() == final  # not the failed run's weights
+    assert sorted(p.name for p in models.glob("*.pt")) == [
+        "model.pt",
+        "model_final.pt",
+        "resume_checkpoint_epoch=1.pt",
+    ]
+    assert "resume_checkpoint_epoch=1.pt is kept" in caplog.text
+    assert "with --resume to continue" in caplog.text

@@ -11,14 +11,15 @@ replaced. The built-in rules, one module per concern, apply in this order:
   LrScheduleHandler, ValidationHandler + interval, save_dict/load_dict, engine arguments,
   max_epochs);
 - :mod:`.defaults`: output transforms today's MONAI handlers need;
-- :mod:`.datalist`: datasets read their datalist, this rank's shard only;
+- :mod:`.datalist`: datasets read their datalist, this rank's shard only, each image
+  checked for NaN/Inf when loaded;
 - :mod:`.device`: engines, modules and checkpoints on this rank's device (`cuda` → cpu);
 - :mod:`.legacy`: MONAI 0.x rewrites (`lambda x: x['loss']` output transforms);
 - :mod:`.meta_dicts`: MONAI 0.x meta-dict semantics (`*_meta_dict` keys, ToTensord/ToNumpyd
   that dropped metadata, Invertd of a plain tensor);
 - :mod:`.quiet`: StatsHandler prints no traceback unless `--debug`;
 - :mod:`.preparation`: AMP flag, DDP/autocast network, GradScaler, the bf16 non-finite
-  fallback and atomic checkpoint writes.
+  fallback, the non-finite loss guard and atomic checkpoint writes.
 
 A model family adds its own rule without editing any of these, from its ``register`` hook::
 

@@ -4,6 +4,9 @@
 "data_file_base_dir": "..."}` becomes `CacheDataset(data=<this rank's items>, transform=...)`.
 Training shards are padded to equal length (every rank runs the same number of steps);
 evaluation shards are not padded (no case counted twice), so every rank needs at least one.
+Each image/label pair must share one grid (headers compared when the dataset is built), every
+loaded image is checked for NaN/Inf, and training items carry their file name to the
+batch (see :mod:`clara_cli.engine.finite`).
 """
 
 from __future__ import annotations
@@ -49,15 +52,53 @@ def load_rank_datalist(
     return shard(items, facts.rank, facts.world_size, even=even)
 
 
+def require_matching_geometry(items: list[dict[str, Any]], where: str) -> None:
+    """Refuse image/label pairs whose headers disagree (size, spacing, origin, direction).
+
+    Only headers are read. A label on another grid than its image trains silently on
+    misaligned voxels (or fails deep inside a transform), so this is an error here, where
+    `clara prepare-dataset` only warns.
+
+    Raises:
+        DataError: naming the first pair(s), both files and what differs.
+    """
+    from clara_cli.data.prepare import geometry_mismatches
+
+    pairs = [
+        item
+        for item in items
+        if isinstance(item.get("image"), str) and isinstance(item.get("label"), str)
+    ]
+    unique = list({(p["image"], p["label"]): p for p in pairs}.values())  # shards are padded
+    problems = geometry_mismatches("", unique)
+    if problems:
+        more = f"\n  ... and {len(problems) - 3} more pair(s)" if len(problems) > 3 else ""
+        listed = "\n  ".join(problems[:3])
+        raise DataError(
+            f"{where}: image and label are not on the same grid:\n  {listed}{more}\n"
+            "  resample each label onto its image (or fix the header), or remove the case; "
+            "`clara prepare-dataset` lists every such pair"
+        )
+
+
 def _names_datalist(ctx: BuildContext) -> bool:
     return "data_list_file_path" in ctx.spec
 
 
 def _dataset_items(ctx: BuildContext) -> None:
+    from clara_cli.engine.finite import CASE_KEY, case_label, with_finite_checks
+
     # The datalist is the spec's own way of giving `data`: it replaces, not fills.
     even = ctx.section.name == "train"
-    ctx.args["data"] = load_rank_datalist(ctx.spec, ctx.facts, ctx.where, even=even)
+    items = load_rank_datalist(ctx.spec, ctx.facts, ctx.where, even=even)
+    require_matching_geometry(items, ctx.where)
+    if even:
+        # Tagged so that a diverging batch can name its cases (metadata is often dropped).
+        items = [{**item, CASE_KEY: case_label(item)} for item in items]
+    ctx.args["data"] = items
     ctx.fill_from_key("transform", "pre_transforms")
+    if "transform" in ctx.args:
+        ctx.args["transform"] = with_finite_checks(ctx.args["transform"])
 
 
 RULES = (

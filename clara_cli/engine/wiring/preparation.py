@@ -1,8 +1,9 @@
 """Engine preparation: what the run decides for every trainer, evaluator and checkpoint saver.
 
 Before construction an engine gets the run's AMP flag and its network prepared (DDP, CPU
-autocast); after it, a trainer gets torch.amp's GradScaler and the bf16 non-finite-gradient
-fallback, and a CheckpointSaver writes atomically.
+autocast); after it, a trainer gets torch.amp's GradScaler, the bf16 non-finite-gradient
+fallback and the non-finite loss guard, and a CheckpointSaver writes atomically and keeps
+its final checkpoint for a completed run.
 """
 
 from __future__ import annotations
@@ -47,11 +48,30 @@ def _non_finite_fallback(ctx: BuildContext) -> Any:
     return trainer
 
 
+def _non_finite_loss_guard(ctx: BuildContext) -> Any:
+    from clara_cli.engine.finite import NonFiniteLossGuard
+
+    # After the bf16 fallback's rule: the guard wraps it and sees the fp32 redo's loss.
+    NonFiniteLossGuard().attach(ctx.obj)
+    return ctx.obj
+
+
 def _atomic_checkpoints(ctx: BuildContext) -> Any:
     from clara_cli.engine.checkpoint import make_checkpoint_saver_atomic
 
     # MONAI writes in place: a kill mid-write would leave a truncated model.pt.
     make_checkpoint_saver_atomic(ctx.obj)
+    return ctx.obj
+
+
+def _no_final_model_on_error(ctx: BuildContext) -> Any:
+    # MONAI's CheckpointSaver writes its final checkpoint (model_final.pt) on an exception or
+    # Ctrl-C as well, replacing a finished run's final model with broken or interrupted
+    # weights. A failed run keeps the resume checkpoint instead (see workflows/train.py).
+    def reraise(engine: Any, error: BaseException) -> None:
+        raise error
+
+    ctx.obj.exception_raised = reraise
     return ctx.obj
 
 
@@ -62,6 +82,12 @@ RULES = (
     Rule("preparation.engine_network", _is_engine, before=_engine_network),
     Rule("preparation.grad_scaler", _SUPERVISED_TRAINER, after=_grad_scaler),
     Rule("preparation.non_finite_fallback", _SUPERVISED_TRAINER, after=_non_finite_fallback),
+    Rule("preparation.non_finite_loss", _SUPERVISED_TRAINER, after=_non_finite_loss_guard),
+    Rule(
+        "preparation.no_final_model_on_error",
+        subclass_of("monai.handlers.CheckpointSaver"),
+        after=_no_final_model_on_error,
+    ),
     Rule(
         "preparation.atomic_checkpoints",
         subclass_of("monai.handlers.CheckpointSaver"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from monai.data import CacheDataset, Dataset
@@ -73,3 +74,72 @@ def test_an_unreadable_datalist_names_the_config_key(kit, tmp_path):
     ctx = kit.context(Dataset, spec=_spec(tmp_path / "missing.json"))
     with pytest.raises(DataError, match="config.json: train.thing: "):
         kit.before("datalist.dataset_items", ctx)
+
+
+def _pair(folder, name, label_change=None):
+    import SimpleITK as sitk
+
+    image = sitk.Image([8, 8, 6], sitk.sitkFloat32)
+    image.SetSpacing((0.8, 0.8, 2.5))
+    image.SetOrigin((-12.0, 30.5, 7.25))
+    label = sitk.Image([8, 8, 6], sitk.sitkUInt8)
+    label.CopyInformation(image)
+    if label_change is not None:
+        label = label_change(label)
+    sitk.WriteImage(image, str(folder / f"{name}.nii.gz"))
+    sitk.WriteImage(label, str(folder / f"{name}_seg.nii.gz"))
+    return {"image": f"{name}.nii.gz", "label": f"{name}_seg.nii.gz"}
+
+
+def _shifted(label):
+    label.SetOrigin((-12.0, 30.5, 9.75))
+    return label
+
+
+def _flipped(label):
+    label.SetDirection((-1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+    return label
+
+
+def _respaced(label):
+    label.SetSpacing((0.8, 0.8, 3.0))
+    return label
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda label: label[:, :, :-1], r"size \(8, 8, 6\) vs \(8, 8, 5\)"),
+        (_respaced, r"spacing \(.*2\.5\) vs \(.*3\.0\)"),
+        (_shifted, r"origin \(.*7\.25\) vs \(.*9\.75\)"),
+        (_flipped, r"direction \(1\.0, .*\) vs \(-1\.0, .*\)"),
+    ],
+)
+def test_an_image_and_label_on_different_grids_are_refused(kit, tmp_path, change, expected):
+    items = [_pair(tmp_path, "good"), _pair(tmp_path, "bad", change)]
+    (tmp_path / "datalist.json").write_text(json.dumps({"training": items}), encoding="utf-8")
+    ctx = kit.context(
+        Dataset, spec=_spec(tmp_path / "datalist.json"), variables={"DATA_ROOT": str(tmp_path)}
+    )
+
+    with pytest.raises(DataError) as caught:
+        kit.before("datalist.dataset_items", ctx)
+
+    message = str(caught.value)
+    assert "train.thing: image and label are not on the same grid" in message
+    assert f"{tmp_path / 'bad.nii.gz'} / {tmp_path / 'bad_seg.nii.gz'}: " in message
+    assert "good.nii.gz" not in message
+    assert re.search(expected, message), message
+
+
+def test_a_label_within_tolerance_of_its_image_is_accepted(kit, tmp_path):
+    def nudged(label):
+        label.SetOrigin((-12.0, 30.5, 7.2504))
+        return label
+
+    items = [_pair(tmp_path, "a", nudged)]
+    (tmp_path / "datalist.json").write_text(json.dumps({"training": items}), encoding="utf-8")
+    ctx = kit.context(
+        Dataset, spec=_spec(tmp_path / "datalist.json"), variables={"DATA_ROOT": str(tmp_path)}
+    )
+    assert len(kit.before("datalist.dataset_items", ctx)["data"]) == 1

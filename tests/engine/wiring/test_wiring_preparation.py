@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import pytest
 import torch
 from monai import engines, handlers
 
@@ -77,3 +78,26 @@ def test_a_checkpoint_saver_writes_atomically(kit, tmp_path):
     saver = handlers.CheckpointSaver(str(tmp_path), {"model": net}, save_final=True)
     assert kit.after("preparation.atomic_checkpoints", kit.after_context(saver)) is saver
     assert isinstance(saver._final_checkpoint.save_handler, AtomicDiskSaver)
+
+
+def test_a_failed_or_interrupted_run_writes_no_final_checkpoint(kit, tmp_path):
+    from ignite.engine import Events
+
+    for stop in (RuntimeError("bad label"), KeyboardInterrupt()):
+        net = torch.nn.Linear(2, 1)
+        saver = handlers.CheckpointSaver(str(tmp_path), {"model": net}, save_final=True)
+        kit.after("preparation.no_final_model_on_error", kit.after_context(saver))
+        trainer = _trainer(net)
+        saver.attach(trainer)
+
+        def fail(engine, error=stop):
+            raise error
+
+        trainer.add_event_handler(Events.ITERATION_COMPLETED, fail)
+        with pytest.raises(type(stop)):
+            trainer.run()
+        assert list(tmp_path.iterdir()) == []
+    completed = _trainer(net)
+    saver.attach(completed)
+    completed.run()
+    assert [p.name for p in tmp_path.iterdir()] == ["model_final_iteration=1.pt"]
