@@ -13,6 +13,9 @@ Clara's flags and their `clara` equivalents:
 - `--set use_gpu=false`: `--device cpu`;
 - `--set print_conf=true`: the config with its variables substituted is printed first.
 
+`print_conf` and `use_gpu` are read here and not handed on (clara refuses a `--set` key that
+nothing reads).
+
 Only the standard library is imported until the command runs.
 """
 
@@ -28,6 +31,8 @@ _VALUE_FLAGS = {
     "--output_path": "MMAR_TORCHSCRIPT",
 }
 _TRUE = {"true", "1", "yes"}
+#: `--set` keys of Clara's scripts that medl reads itself (never handed to clara).
+MEDL_KEYS = ("print_conf", "use_gpu")
 
 
 def translate(app: str, argv: list[str], environ: dict[str, str] | None = None) -> list[str]:
@@ -72,11 +77,10 @@ def translate(app: str, argv: list[str], environ: dict[str, str] | None = None) 
         else:
             out.append(token)
         i += 1
-    out = expand_set_tokens(out)
+    out, medl_values = _without_medl_keys(expand_set_tokens(out))
     if sets:
         out += [t for pair in sets for t in ("--set", pair)]
-    overrides = _set_values(out)
-    if str(overrides.get("use_gpu", "")).lower() in ("false", "0", "no"):
+    if str(medl_values.get("use_gpu", "")).lower() in ("false", "0", "no"):
         out += ["--device", "cpu"]
     command = COMMANDS[app]
     if app == "evaluate" and "infer" in Path(_option(out, "-c", "--config") or "").name:
@@ -87,9 +91,11 @@ def translate(app: str, argv: list[str], environ: dict[str, str] | None = None) 
 def main(app: str, argv: list[str]) -> int:
     """Run `python -m medl.apps.<app> <argv>` as `clara`; returns the exit status."""
     from clara_cli.cli.main import cli
+    from clara_cli.cli.overrides import expand_set_tokens
 
     args = translate(app, argv)
-    if str(_set_values(args).get("print_conf", "")).lower() in _TRUE and _is_rank_zero():
+    given = _set_values(expand_set_tokens(list(argv)))
+    if str(given.get("print_conf", "")).lower() in _TRUE and _is_rank_zero():
         _print_config(args)
     try:
         cli.main(args=args, prog_name=f"python -m medl.apps.{app}", standalone_mode=True)
@@ -127,6 +133,26 @@ def _print_config(args: list[str]) -> None:
     except (ClaraError, click.ClickException):
         return  # the command itself reports the error
     click.echo(json.dumps(conf, indent=2, default=str))
+
+
+def _without_medl_keys(args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """`args` without the `--set` pairs medl itself reads (MEDL_KEYS), and their values.
+
+    clara refuses a `--set` key nothing reads; these are read here, not by clara.
+    """
+    kept: list[str] = []
+    values: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        if args[i] == "--set" and i + 1 < len(args):
+            key, _, value = args[i + 1].partition("=")
+            if key.strip() in MEDL_KEYS:
+                values[key.strip()] = value
+                i += 2
+                continue
+        kept.append(args[i])
+        i += 1
+    return kept, values
 
 
 def _set_values(args: list[str]) -> dict[str, str]:
