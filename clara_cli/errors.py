@@ -28,6 +28,26 @@ class DistributedError(ClaraError):
     """A distributed launch was misconfigured or one of its workers failed."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run; the message says how to continue it (exit code 130)."""
+
+
+def interrupted(err: BaseException) -> bool:
+    """Whether `err` is a Ctrl-C, or an error raised while one was being handled.
+
+    Libraries turn a KeyboardInterrupt into their own errors (a worker pool, a save cut
+    short): the interrupt then sits in the chain of causes and contexts.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def root_cause(err: BaseException) -> BaseException:
     """The innermost exception of a chain (MONAI and ignite wrap errors several times)."""
     seen: set[int] = set()

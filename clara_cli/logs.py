@@ -7,9 +7,49 @@ spawned worker calls it first thing, before importing the workflows.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+#: Set by `--no-progress` / `-q` for the command's duration; spawned workers inherit them.
+NO_PROGRESS_ENV = "CLARA_NO_PROGRESS"
+QUIET_ENV = "CLARA_QUIET"
+
+
+def progress_bars_enabled() -> bool:
+    """Whether to draw progress bars: stderr is a terminal, and neither `--no-progress`,
+    `-q` nor tqdm's own TQDM_DISABLE asks otherwise.
+
+    Piped or redirected (batch jobs, SLURM) a bar leaves `\r` frames, not lines: clara logs
+    one line per epoch instead (clara_cli.engine.epoch_log).
+    """
+    if os.environ.get(NO_PROGRESS_ENV) or os.environ.get(QUIET_ENV):
+        return False
+    if os.environ.get("TQDM_DISABLE", "").lower() not in ("", "0", "false"):
+        return False
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty())
+
+
+@contextmanager
+def output_mode(*, quiet: bool = False, progress: bool = True) -> Iterator[None]:
+    """`-q`/`--no-progress` for one command (this process and the workers it starts)."""
+    saved = {name: os.environ.get(name) for name in (QUIET_ENV, NO_PROGRESS_ENV)}
+    if quiet:
+        os.environ[QUIET_ENV] = "1"
+    if not progress:
+        os.environ[NO_PROGRESS_ENV] = "1"
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class _Format(logging.Formatter):
@@ -34,7 +74,8 @@ class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def configure_logging(debug: bool = False) -> None:
-    """Send the library's `clara` logger to stderr: info as is, warnings prefixed.
+    """Send the library's `clara` logger to stderr: info as is, warnings prefixed (with `-q`,
+    warnings and errors only).
 
     Without `debug`, third-party deprecation chatter (MONAI/torch FutureWarnings about
     defaults our configs do not use) and ignite's own "run is terminating" lines are hidden:
@@ -47,7 +88,8 @@ def configure_logging(debug: bool = False) -> None:
         handler.setFormatter(_Format("%(message)s"))
         handler._clara = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if debug else logging.INFO)
+    quiet = bool(os.environ.get(QUIET_ENV))
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)
     logger.propagate = False
     if not debug:
         for category in (FutureWarning, DeprecationWarning):

@@ -115,8 +115,23 @@ def make_ct_pair():
     return sphere_ct
 
 
-def write_dicom_series(image: sitk.Image, folder, series_uid: str, description: str = "phantom"):
-    """Write a 3D int16 image as a DICOM series (one file per slice) that keeps its geometry."""
+def write_dicom_series(
+    image: sitk.Image,
+    folder,
+    series_uid: str,
+    description: str = "phantom",
+    *,
+    tags: dict[str, str] | None = None,
+    positions=None,
+    decimals: int = 6,
+    reverse_files: bool = False,
+):
+    """Write a 3D int16 image as a DICOM series (one file per slice) that keeps its geometry.
+
+    `tags` are added to every slice (e.g. PatientID "0010|0020"); `positions` replace the
+    slices' ImagePositionPatient (as scanners write them: jittered, tilted); `decimals` rounds
+    them; `reverse_files` numbers the files and instances against the slice order.
+    """
     from pathlib import Path
 
     folder = Path(folder)
@@ -127,22 +142,27 @@ def write_dicom_series(image: sitk.Image, folder, series_uid: str, description: 
     writer.KeepOriginalImageUIDOn()
     for k in range(image.GetDepth()):
         slice_ = image[:, :, k]
-        position = image.TransformIndexToPhysicalPoint((0, 0, k))
-        tags = {
+        if positions is None:
+            position = image.TransformIndexToPhysicalPoint((0, 0, k))
+        else:
+            position = positions[k]
+        number = image.GetDepth() - k if reverse_files else k + 1
+        slice_tags = {
             "0008|0060": "CT",
             "0008|103e": description,
             "0020|000d": series_uid + ".0",
             "0020|000e": series_uid,
-            "0020|0013": str(k + 1),
-            "0020|0032": "\\".join(f"{v:.6f}" for v in position),
+            "0020|0013": str(number),
+            "0020|0032": "\\".join(f"{v:.{decimals}f}" for v in position),
             "0020|0037": orientation,
             "0028|0030": f"{image.GetSpacing()[1]:.6f}\\{image.GetSpacing()[0]:.6f}",
             "0018|0050": f"{image.GetSpacing()[2]:.6f}",
-            "0008|0018": f"{series_uid}.{k + 1}",
+            "0008|0018": f"{series_uid}.{number}",
+            **(tags or {}),
         }
-        for key, value in tags.items():
+        for key, value in slice_tags.items():
             slice_.SetMetaData(key, value)
-        writer.SetFileName(str(folder / f"{series_uid}_{k:03d}.dcm"))
+        writer.SetFileName(str(folder / f"{series_uid}_{number - 1:03d}.dcm"))
         writer.Execute(slice_)
     return folder
 

@@ -88,6 +88,22 @@ class Spacing(click.ParamType):
     type=click.IntRange(min=1),
     help="Parallel processes.",
 )
+@click.option(
+    "--series",
+    "series",
+    default=None,
+    metavar="PATTERN",
+    help="DICOM: convert only the series whose number, description, UID or output name "
+    "matches (wildcards, any case), e.g. --series 3 or --series '*arterial*'.",
+)
+@click.option(
+    "--spacing-tolerance",
+    type=click.FloatRange(min=0, min_open=True, max=1),
+    default=None,
+    metavar="FRACTION",
+    help="DICOM: how far slice steps may stray from the series' mean step, as a fraction of it "
+    "[default: 0.05]. Jitter and rounding pass; a missing slice (a 100% gap) never does.",
+)
 @click.option("--n4", is_flag=True, help="N4 bias-field correction before resampling (MRI).")
 @click.option("--bspline", is_flag=True, help="B-spline instead of linear for images.")
 @debug_option
@@ -102,6 +118,8 @@ def command(
     workers: int,
     n4: bool,
     bspline: bool,
+    series: str | None,
+    spacing_tolerance: float | None,
     debug: bool,
 ) -> None:
     """Convert images and DICOM series to one format, optionally resampled to a spacing.
@@ -115,12 +133,14 @@ def command(
     Examples:
       clara dataconvert -d dicom/ -o nifti/ -r 1 -s .dcm
       clara dataconvert -d labels/ -o labels_1mm/ -r 1 1 3 -l -j 2
+      clara dataconvert -d dicom/ -o nifti/ --series '*arterial*'   # one series per study
     """
     from tqdm import tqdm
 
     from clara_cli.data.dataconvert import (
         FAILED,
         ConvertOptions,
+        check_folders,
         collect,
         find_jobs,
         format_report,
@@ -129,18 +149,30 @@ def command(
 
     if is_label and (n4 or bspline):
         raise click.UsageError("-l (labels) cannot be combined with --n4 or --bspline")
+    try:
+        check_folders(source_dir, output_dir)
+    except DataError as err:  # -d and -o that overlap: the options contradict each other
+        raise click.UsageError(str(err)) from None
     options = ConvertOptions(
         spacing=spacing,
         is_label=is_label,
         interpolation="bspline" if bspline else "linear",
         n4=n4,
         overwrite=force,
+        spacing_tolerance=spacing_tolerance,
     )
-    jobs = find_jobs(source_dir, output_dir, input_suffix=input_suffix, output_suffix=output_suffix)
+    jobs = find_jobs(
+        source_dir,
+        output_dir,
+        input_suffix=input_suffix,
+        output_suffix=output_suffix,
+        series=series,
+    )
     if not jobs:
         raise DataError(
             f"no input volumes found in {source_dir}"
             + (f" ending with {input_suffix!r}" if input_suffix else "")
+            + (f" matching --series {series!r}" if series else "")
             + "\n  accepted: .nii .nii.gz .nrrd .nhdr .mha .mhd files and folders of DICOM series"
         )
     with tqdm(total=len(jobs), unit="vol", desc="dataconvert", disable=None) as bar:

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from clara_cli.cli.options import debug_enabled
-from clara_cli.errors import ClaraError, OverrideError, root_cause
+from clara_cli.errors import ClaraError, OverrideError, interrupted, root_cause
 
 
 class ClaraGroup(click.Group):
@@ -29,9 +29,9 @@ class ClaraGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             _close_progress_bars()
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as err:
             _close_progress_bars()
-            click.echo("Interrupted.", err=True)
+            click.echo(str(err) or "Interrupted.", err=True)
             sys.exit(130)
         except OverrideError as err:
             usage = click.ClickException(str(err))
@@ -44,6 +44,11 @@ class ClaraGroup(click.Group):
             raise click.ClickException(str(err)) from None
         except Exception as err:  # noqa: BLE001 - the last line of defence for the user
             _close_progress_bars()
+            if interrupted(err):  # a Ctrl-C that a library re-raised as its own error
+                if debug_enabled(ctx):
+                    traceback.print_exc()
+                click.echo("Interrupted.", err=True)
+                sys.exit(130)
             cause = root_cause(err)
             if isinstance(cause, ClaraError) and not debug_enabled(ctx):
                 # A library error raised inside MONAI/ignite (a transform run by a loader).

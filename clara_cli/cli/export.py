@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from clara_cli.cli.errors import configure_logging
-from clara_cli.cli.options import mmar_options
+from clara_cli.cli.options import mmar_options, output_options
 from clara_cli.cli.overrides import ClaraCommand, parse_overrides
 
 
@@ -39,6 +39,7 @@ class _Shape(click.ParamType):
 
 @click.command("export", cls=ClaraCommand)
 @mmar_options("config/config_train.json")
+@output_options
 @click.option(
     "-f",
     "--format",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from clara_cli.cli.errors import configure_logging
-from clara_cli.cli.options import device_option, launch_options, mmar_options
+from clara_cli.cli.options import device_option, launch_options, mmar_options, output_options
 from clara_cli.cli.overrides import ClaraCommand, parse_overrides
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ def _prompts(
 
 @click.command("infer", cls=ClaraCommand)
 @mmar_options("config/config_inference.json")
+@output_options
 @click.option(
     "-i",
     "--input",

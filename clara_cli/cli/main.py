@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import click
 
-from clara_cli import __version__
 from clara_cli.cli import (
     check,
     dataconvert,
@@ -24,11 +23,27 @@ from clara_cli.cli.errors import ClaraGroup
 from clara_cli.cli.options import debug_option
 
 
+def _print_versions(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from clara_cli.versions import format_versions, stack_versions
+
+    click.echo(format_versions(stack_versions()))
+    ctx.exit()
+
+
 @click.group(
     cls=ClaraGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.version_option(__version__, prog_name="clara")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_versions,
+    help="Show clara's version and the stack it runs on (Python, torch, MONAI, ...), then exit.",
+)
 @debug_option
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:

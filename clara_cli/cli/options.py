@@ -6,6 +6,7 @@ Only click is imported here: `clara --help` must not load torch, MONAI or Simple
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -130,8 +131,20 @@ def launch_options(fn: F) -> F:
     """Options that start several worker processes: --gpus/--nproc and the multi-node set.
 
     The command receives them as keyword arguments named like the options (`gpus`, `nproc`,
-    `nnodes`, `node_rank`, `master_addr`, `master_port`, `rdzv_endpoint`).
+    `nnodes`, `node_rank`, `master_addr`, `master_port`, `rdzv_endpoint`). `--gpus` with
+    `--nproc` is a usage error (exit 2), reported before anything is loaded.
     """
+
+    @functools.wraps(fn)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        gpus, nproc = kwargs.get("gpus"), kwargs.get("nproc")
+        if gpus is not None and nproc is not None:
+            raise click.UsageError(
+                f"--gpus {gpus} and --nproc {nproc} both set the number of processes; "
+                "give one of them"
+            )
+        return fn(*args, **kwargs)
+
     options = [
         click.option(
             "--gpus",
@@ -186,5 +199,33 @@ def launch_options(fn: F) -> F:
         ),
     ]
     for option in reversed(options):
-        fn = option(fn)
-    return fn
+        checked = option(checked)
+    return checked  # type: ignore[return-value]
+
+
+def output_options(fn: F) -> F:
+    """`-q/--quiet` and `--no-progress`, applied for the command's duration (workers too)."""
+
+    @functools.wraps(fn)
+    def with_output_mode(*args: Any, quiet: bool, progress: bool, **kwargs: Any) -> Any:
+        from clara_cli.logs import output_mode
+
+        with output_mode(quiet=quiet, progress=progress):
+            return fn(*args, **kwargs)
+
+    with_output_mode = click.option(
+        "--no-progress",
+        "progress",
+        is_flag=True,
+        flag_value=False,
+        default=True,
+        help="No progress bars (they are off anyway when stderr is not a terminal: one line "
+        "per epoch is logged instead).",
+    )(with_output_mode)
+    with_output_mode = click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help="Print only warnings, errors and the final result (no progress, no epoch lines).",
+    )(with_output_mode)
+    return with_output_mode  # type: ignore[return-value]

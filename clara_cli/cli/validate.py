@@ -8,12 +8,13 @@ from typing import Any
 import click
 
 from clara_cli.cli.errors import configure_logging
-from clara_cli.cli.options import device_option, launch_options, mmar_options
+from clara_cli.cli.options import device_option, launch_options, mmar_options, output_options
 from clara_cli.cli.overrides import ClaraCommand, parse_overrides
 
 
 @click.command("validate", cls=ClaraCommand)
 @mmar_options("config/config_validation.json")
+@output_options
 @device_option
 @launch_options
 def command(

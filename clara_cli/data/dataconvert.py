@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +56,8 @@ class ConvertOptions:
         interpolation: "linear" or "bspline" for images.
         n4: N4 bias-field correction before resampling (MRI).
         overwrite: convert again when the output exists (otherwise skip it).
+        spacing_tolerance: DICOM series: how far slice steps may stray from the mean step, as a
+            fraction of it (None: clara_cli.io.dicom.DEFAULT_SPACING_TOLERANCE).
     """
 
     spacing: tuple[float, ...] | None = None
@@ -64,6 +65,7 @@ class ConvertOptions:
     interpolation: str = "linear"
     n4: bool = False
     overwrite: bool = False
+    spacing_tolerance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -110,18 +112,21 @@ def find_jobs(
     *,
     input_suffix: str | None = None,
     output_suffix: str = ".nii.gz",
+    series: str | None = None,
 ) -> list[ConvertJob]:
     """List the volumes under `source_dir` and their outputs under `output_dir`.
 
     Image files are picked by `input_suffix` (any supported image suffix when None). A folder
-    holding DICOM files contributes one job per series, named after its description (cleaned)
-    when that is unique in the folder, else after its SeriesInstanceUID. With an `input_suffix`
-    that is not an image suffix (e.g. ".dcm"), only DICOM series are converted.
+    holding DICOM files contributes one job per series, named "PatientID_SeriesNumber_Description"
+    (empty tags left out), with the SeriesInstanceUID appended only to tell apart series whose
+    names tie, or alone when the series has none of these tags. With an `input_suffix`
+    that is not an image suffix (e.g. ".dcm"), only DICOM series are converted. With `series`
+    (see `DicomSeries.matches`), only the DICOM series it matches are converted (no image files).
 
     Raises:
         DataError: unsupported output suffix, missing source, or overlapping source and output.
     """
-    from clara_cli.io.image import list_dicom_series
+    from clara_cli.io.dicom import list_dicom_series, series_names
 
     source_dir, output_dir = Path(source_dir), Path(output_dir)
     check_folders(source_dir, output_dir)
@@ -132,7 +137,7 @@ def find_jobs(
             f"output extension must be one of {', '.join(IMAGE_SUFFIXES)}, not {output_suffix!r}"
         )
     wanted = input_suffix.lower() if input_suffix else None
-    dicom_only = wanted is not None and image_suffix("x" + wanted) is None
+    dicom_only = series is not None or (wanted is not None and image_suffix("x" + wanted) is None)
     jobs: list[ConvertJob] = []
     for folder, subfolders, files in os.walk(source_dir):
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
@@ -151,15 +156,14 @@ def find_jobs(
                 if wanted is None or name.lower().endswith(wanted):
                     dicom_candidates.append(name)
         if dicom_candidates:
-            series = list_dicom_series(folder_path)
-            descriptions = [_clean(s.description) for s in series]
-            for item, description in zip(series, descriptions, strict=True):
-                unique = description and descriptions.count(description) == 1
-                stem = description if unique else _clean(item.uid)
+            found = list_dicom_series(folder_path)
+            for item, stem in zip(found, series_names(found), strict=True):
+                if series is not None and not item.matches(series):
+                    continue
                 output = output_dir / relative / (stem + output_suffix)
                 jobs.append(ConvertJob(folder_path, output, series_uid=item.uid))
             # A corrupt slice file is silently left out of its series by GDCM: report it.
-            in_series = {Path(file).name for item in series for file in item.files}
+            in_series = {Path(file).name for item in found for file in item.files}
             for name in dicom_candidates:
                 if name not in in_series and _looks_like_dicom(folder_path / name):
                     output = output_dir / relative / name
@@ -196,10 +200,6 @@ def _dotted(suffix: str) -> str:
     return suffix if suffix.startswith(".") else f".{suffix}"
 
 
-def _clean(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_.")
-
-
 def _mark_duplicates(jobs: list[ConvertJob]) -> list[ConvertJob]:
     first_for: dict[Path, str] = {}
     marked = []
@@ -223,7 +223,7 @@ def convert_volume(job: ConvertJob, options: ConvertOptions) -> ConvertResult:
 
         if job.source.is_file():
             require_complete_nifti(job.source)
-        image = read_image(job.source, job.series_uid)
+        image = read_image(job.source, job.series_uid, spacing_tolerance=options.spacing_tolerance)
         image = transform_volume(image, options)
         write_image(image, job.output)
     except ClaraError as err:
@@ -364,6 +364,7 @@ def convert_dataset(
     input_suffix: str | None = None,
     output_suffix: str = ".nii.gz",
     workers: int = 1,
+    series: str | None = None,
 ) -> ConvertReport:
     """Convert every volume under `source_dir` into `output_dir` and report what happened.
 
@@ -373,7 +374,11 @@ def convert_dataset(
     """
     options = options or ConvertOptions()
     jobs = find_jobs(
-        Path(source_dir), Path(output_dir), input_suffix=input_suffix, output_suffix=output_suffix
+        Path(source_dir),
+        Path(output_dir),
+        input_suffix=input_suffix,
+        output_suffix=output_suffix,
+        series=series,
     )
     return collect(jobs, iter_convert(jobs, options, workers))
 

@@ -168,16 +168,28 @@ def geometry_mismatches(
         if len(headers) != 2:
             continue
         image, label = headers
+        # A 4D image (channels or time as the 4th axis, e.g. BraTS in one file) goes with a
+        # 3D label: compare the spatial axes they share.
+        n = min(image.GetDimension(), label.GetDimension())
         differences = []
-        if image.GetSize() != label.GetSize():
-            differences.append(f"size {image.GetSize()} vs {label.GetSize()}")
+        sizes = [tuple(h.GetSize()[:n]) for h in (image, label)]
+        if sizes[0] != sizes[1]:
+            differences.append(f"size {sizes[0]} vs {sizes[1]}")
         for what in ("Spacing", "Origin", "Direction"):
-            a, b = (np.asarray(getattr(h, f"Get{what}")()) for h in (image, label))
+            a, b = (_leading(np.asarray(getattr(h, f"Get{what}")()), h, n) for h in (image, label))
             if a.shape != b.shape or not np.allclose(a, b, atol=tolerance):
                 differences.append(f"{what.lower()} {_rounded(a)} vs {_rounded(b)}")
         if differences:
             problems.append(f"{pair['image']} / {pair['label']}: " + "; ".join(differences))
     return problems
+
+
+def _leading(values: Any, header: Any, n: int) -> Any:
+    # Spacing/origin: the first n axes; direction (d x d, row-major): its leading n x n block.
+    d = header.GetDimension()
+    if values.size == d * d:
+        return values.reshape(d, d)[:n, :n].ravel()
+    return values[:n]
 
 
 def _rounded(values: Any) -> tuple[float, ...]:

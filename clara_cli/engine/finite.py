@@ -123,6 +123,7 @@ class NonFiniteLossGuard:
                 raise ClaraError(_diverged_message(engine, batch, loss))
             return output
 
+        checked.__wrapped__ = iteration  # type: ignore[attr-defined]  # inspect.unwrap
         engine._process_function = checked
 
 

@@ -23,7 +23,8 @@ def _loss_of(output: Any) -> float | None:
 
 
 class EpochProgress:
-    """A tqdm bar per epoch showing the running mean loss (attach on rank 0 only)."""
+    """A tqdm bar per epoch showing the running mean loss (attach on rank 0 only); drawn only
+    on a terminal (see `clara_cli.logs.progress_bars_enabled`)."""
 
     def __init__(self, disable: bool = False) -> None:
         self.disable = disable
@@ -43,13 +44,16 @@ class EpochProgress:
     def _start(self, engine: Any) -> None:
         from tqdm.auto import tqdm
 
+        from clara_cli.logs import progress_bars_enabled
+
         self._total, self._count = 0.0, 0
         self._bar = tqdm(
             total=engine.state.epoch_length,
             desc=f"epoch {engine.state.epoch}/{engine.state.max_epochs}",
             unit="it",
             leave=False,
-            disable=self.disable,
+            # Not a terminal (a batch job's log): no bar; clara_cli.engine.epoch_log logs lines.
+            disable=self.disable or not progress_bars_enabled(),
             dynamic_ncols=True,
         )
 

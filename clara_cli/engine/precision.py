@@ -72,6 +72,7 @@ class NonFiniteGradientFallback:
             except _NonFiniteGradients:
                 return self._redo(iteration, engine, batch)
 
+        guarded.__wrapped__ = iteration  # type: ignore[attr-defined]  # inspect.unwrap
         engine._process_function = guarded
 
     def _check(self, optimizer: torch.optim.Optimizer, *args: Any) -> None:

@@ -177,7 +177,7 @@ def restore(parts: TrainingParts, path: Path, device: Any) -> int:
     if isinstance(trainer.network, AutocastForward) and "cpu_bf16" in checkpoint:
         trainer.network.enabled = bool(checkpoint["cpu_bf16"])
 
-    epoch = int(checkpoint["epoch"]) if "epoch" in checkpoint else _epoch_in_name(path)
+    epoch = int(checkpoint["epoch"]) if "epoch" in checkpoint else epoch_in_name(path)
     epoch_length = int(trainer.state.epoch_length or 0)
     saved_length = int(checkpoint.get("epoch_length", epoch_length))
     if "iteration" in checkpoint and saved_length == epoch_length:
@@ -257,7 +257,8 @@ def _load_model(model: Any, state: Any, path: Path) -> None:
         ) from None
 
 
-def _epoch_in_name(path: Path) -> int:
+def epoch_in_name(path: Path) -> int:
+    """The N of a ``*epoch=N.pt`` checkpoint name (0 when there is none)."""
     match = CHECKPOINT_PATTERN.match(Path(path).name)
     return int(match.group(1)) if match else 0
 

@@ -1,6 +1,7 @@
 """Read and write medical images with SimpleITK, keeping spacing, origin and direction.
 
-`read_image` accepts NIfTI, NRRD and MetaImage files, or a folder holding a DICOM series.
+`read_image` accepts NIfTI, NRRD and MetaImage files, or a folder holding a DICOM series
+(read and checked by `clara_cli.io.dicom`).
 `write_image` writes atomically: the file appears under its final name only once complete.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,10 +23,6 @@ TypePath = str | os.PathLike[str]
 #: File suffixes read and written through SimpleITK, longest first so ".nii.gz" wins over ".gz".
 IMAGE_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 _ACCEPTED = "NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd), or a DICOM folder"
-
-_DICOM_DESCRIPTION_TAG = "0008|103e"
-#: Set by ITK's series reader when the slice positions are not evenly spaced.
-_NON_UNIFORM_KEY = "ITK_non_uniform_sampling_deviation"
 
 
 def image_suffix(path: TypePath) -> str | None:
@@ -45,108 +41,16 @@ def strip_image_suffix(path: TypePath) -> str:
     return name[: -len(suffix)] if suffix else name
 
 
-@dataclass(frozen=True)
-class DicomSeries:
-    """One DICOM series found in a folder: its UID, description and slice files (sorted)."""
-
-    uid: str
-    description: str
-    files: tuple[str, ...]
-
-
-def list_dicom_series(folder: TypePath) -> list[DicomSeries]:
-    """List the DICOM series directly inside `folder` (not recursive).
-
-    Returns:
-        One entry per SeriesInstanceUID, with its files in slice order; empty when none.
-    """
-    import SimpleITK as sitk
-
-    folder = str(folder)
-    series = []
-    for uid in sitk.ImageSeriesReader.GetGDCMSeriesIDs(folder) or ():
-        files = tuple(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(folder, uid))
-        if files:
-            series.append(DicomSeries(uid, _series_description(files[0]), files))
-    return series
-
-
-def _series_description(file: str) -> str:
-    import SimpleITK as sitk
-
-    reader = sitk.ImageFileReader()
-    reader.SetFileName(file)
-    try:
-        reader.ReadImageInformation()
-    except RuntimeError:
-        return ""
-    if reader.HasMetaDataKey(_DICOM_DESCRIPTION_TAG):
-        return reader.GetMetaData(_DICOM_DESCRIPTION_TAG).strip()
-    return ""
-
-
-def read_dicom_series(folder: TypePath, series_uid: str | None = None) -> sitk.Image:
-    """Read one DICOM series of `folder` as a 3D image.
-
-    Args:
-        folder: a folder with the series' slice files.
-        series_uid: the SeriesInstanceUID to read; may be omitted when the folder holds one series.
-
-    Raises:
-        DataError: no series, an unknown UID, several series and no UID, or unreadable slices.
-    """
-    import SimpleITK as sitk
-
-    found = list_dicom_series(folder)
-    if not found:
-        raise DataError(f"no DICOM series in folder {str(folder)!r}; accepted inputs: {_ACCEPTED}")
-    if series_uid is None:
-        if len(found) > 1:
-            uids = ", ".join(s.uid for s in found)
-            raise DataError(
-                f"folder {str(folder)!r} holds {len(found)} DICOM series; choose one by UID\n"
-                f"  series found: {uids}"
-            )
-        chosen = found[0]
-    else:
-        matches = [s for s in found if s.uid == series_uid]
-        if not matches:
-            uids = ", ".join(s.uid for s in found)
-            raise DataError(
-                f"no DICOM series {series_uid!r} in folder {str(folder)!r}\n  series found: {uids}"
-            )
-        chosen = matches[0]
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(list(chosen.files))
-    # ITK prints a C++ warning for unevenly spaced slices and carries on; we raise instead.
-    warnings_shown = sitk.ProcessObject.GetGlobalWarningDisplay()
-    sitk.ProcessObject.SetGlobalWarningDisplay(False)
-    try:
-        image = reader.Execute()
-    except RuntimeError as err:
-        raise DataError(
-            f"cannot read DICOM series {chosen.uid!r} in {str(folder)!r}: {first_line(err)}"
-        ) from None
-    finally:
-        sitk.ProcessObject.SetGlobalWarningDisplay(warnings_shown)
-    if image.HasMetaDataKey(_NON_UNIFORM_KEY):
-        # A missing or unreadable slice leaves a gap; the volume would have a wrong geometry.
-        deviation = image.GetMetaData(_NON_UNIFORM_KEY).strip()
-        raise DataError(
-            f"DICOM series {chosen.uid!r} in {str(folder)!r} has missing or unevenly spaced "
-            f"slices (spacing deviates by up to {deviation} mm; "
-            f"{len(chosen.files)} slice files read)\n"
-            "  is a slice file missing or corrupt?"
-        )
-    return image
-
-
-def read_image(path: TypePath, series_uid: str | None = None) -> sitk.Image:
+def read_image(
+    path: TypePath, series_uid: str | None = None, *, spacing_tolerance: float | None = None
+) -> sitk.Image:
     """Read an image file, or a DICOM series when `path` is a folder.
 
     Args:
         path: a .nii/.nii.gz/.nrrd/.nhdr/.mha/.mhd file or a folder of DICOM slices.
         series_uid: for a DICOM folder with several series, the one to read.
+        spacing_tolerance: for a DICOM series, how far slice steps may stray from the mean
+            step, as a fraction of it (default: clara_cli.io.dicom.DEFAULT_SPACING_TOLERANCE).
 
     Returns:
         The SimpleITK image, with its spacing, origin and direction.
@@ -158,7 +62,11 @@ def read_image(path: TypePath, series_uid: str | None = None) -> sitk.Image:
 
     path = Path(path)
     if path.is_dir():
-        return read_dicom_series(path, series_uid)
+        from clara_cli.io.dicom import DEFAULT_SPACING_TOLERANCE, read_dicom_series
+
+        if spacing_tolerance is None:
+            spacing_tolerance = DEFAULT_SPACING_TOLERANCE
+        return read_dicom_series(path, series_uid, spacing_tolerance=spacing_tolerance)
     if not path.exists():
         raise DataError(f"image not found: {str(path)!r}")
     if image_suffix(path) is None:

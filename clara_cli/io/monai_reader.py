@@ -31,24 +31,43 @@ class SimpleITKReader(ImageReader):
     Args:
         channel_dim: the channel axis of a multi-component image (None: components last).
         affine_lps_to_ras: give the affine in RAS, as MONAI's other readers do.
+        spacing_tolerance: DICOM series: how far slice steps may stray from the mean step, as
+            a fraction of it (None: clara's default, see `clara_cli.io.dicom`).
+        suffixes: the file suffixes this reader claims (None: every one clara reads); folders
+            (DICOM series) are always claimed.
     """
 
-    def __init__(self, channel_dim: int | None = None, affine_lps_to_ras: bool = True) -> None:
+    def __init__(
+        self,
+        channel_dim: int | None = None,
+        affine_lps_to_ras: bool = True,
+        spacing_tolerance: float | None = None,
+        suffixes: Sequence[str] | None = None,
+    ) -> None:
         super().__init__()
+        self.suffixes = tuple(suffixes) if suffixes is not None else None
         self.channel_dim = channel_dim
         self.affine_lps_to_ras = affine_lps_to_ras
+        self.spacing_tolerance = spacing_tolerance
 
     def verify_suffix(self, filename: Sequence[TypePath] | TypePath) -> bool:
         """Whether every file has a suffix SimpleITK reads here (folders: DICOM series)."""
         from pathlib import Path
 
-        return all(
-            Path(name).is_dir() or image_suffix(name) is not None for name in ensure_tuple(filename)
-        )
+        def claimed(name: TypePath) -> bool:
+            suffix = image_suffix(name)
+            if self.suffixes is None:
+                return suffix is not None
+            return suffix in self.suffixes
+
+        return all(Path(name).is_dir() or claimed(name) for name in ensure_tuple(filename))
 
     def read(self, data: Sequence[TypePath] | TypePath, **kwargs: Any) -> Any:
         """The SimpleITK image(s); a list of files becomes channels in :meth:`get_data`."""
-        images = [read_image(name) for name in ensure_tuple(data)]
+        images = [
+            read_image(name, spacing_tolerance=self.spacing_tolerance)
+            for name in ensure_tuple(data)
+        ]
         return images if len(images) > 1 else images[0]
 
     def get_data(self, img: Any) -> tuple[np.ndarray, dict[str, Any]]:
@@ -60,27 +79,29 @@ class SimpleITKReader(ImageReader):
         # not ensure_tuple: a SimpleITK image is itself iterable (over its pixels)
         for image in img if isinstance(img, (list, tuple)) else [img]:
             # SimpleITK's numpy view is (z, y, x[, c]); MONAI's readers give (x, y, z[, c]).
+            # A 4D image is (t, z, y, x): its 4th axis becomes channels, last, as nibabel's.
             array = sitk.GetArrayFromImage(image)
-            spatial = image.GetDimension()
-            array = np.moveaxis(array, range(spatial), range(spatial)[::-1])
+            axes = image.GetDimension()
+            array = np.moveaxis(array, range(axes), range(axes)[::-1])
             arrays.append(array)
             header = self._header(image)
             if self.channel_dim is None:
-                header[MetaKeys.ORIGINAL_CHANNEL_DIM] = (
-                    float("nan") if image.GetNumberOfComponentsPerPixel() == 1 else -1
-                )
+                several = image.GetNumberOfComponentsPerPixel() > 1 or axes > 3
+                header[MetaKeys.ORIGINAL_CHANNEL_DIM] = -1 if several else float("nan")
             else:
                 header[MetaKeys.ORIGINAL_CHANNEL_DIM] = self.channel_dim
             _copy_compatible_dict(header, meta)
         return _stack_images(arrays, meta), meta
 
     def _header(self, image: Any) -> dict[str, Any]:
-        spatial = image.GetDimension()
-        direction = np.asarray(image.GetDirection(), dtype=np.float64).reshape(spatial, spatial)
-        spacing = np.asarray(image.GetSpacing(), dtype=np.float64)
+        axes = image.GetDimension()
+        spatial = min(axes, 3)
+        direction = np.asarray(image.GetDirection(), dtype=np.float64).reshape(axes, axes)
+        direction = direction[:spatial, :spatial]
+        spacing = np.asarray(image.GetSpacing(), dtype=np.float64)[:spatial]
         affine = np.eye(spatial + 1)
         affine[:spatial, :spatial] = direction @ np.diag(spacing)
-        affine[:spatial, -1] = image.GetOrigin()
+        affine[:spatial, -1] = image.GetOrigin()[:spatial]
         if self.affine_lps_to_ras:
             affine = orientation_ras_lps(affine)
         header: dict[str, Any] = {
@@ -92,5 +113,5 @@ class SimpleITKReader(ImageReader):
         header[MetaKeys.ORIGINAL_AFFINE] = affine
         header[MetaKeys.AFFINE] = affine.copy()
         header[MetaKeys.SPACE] = SpaceKeys.RAS if self.affine_lps_to_ras else SpaceKeys.LPS
-        header[MetaKeys.SPATIAL_SHAPE] = np.asarray(image.GetSize())
+        header[MetaKeys.SPATIAL_SHAPE] = np.asarray(image.GetSize()[:spatial])
         return header

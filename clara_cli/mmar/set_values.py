@@ -35,9 +35,9 @@ def _switch(value: Any) -> str | None:
     return None if isinstance(value, bool) else "true or false"
 
 
-def _positive_number(value: Any) -> str | None:
+def _non_negative_number(value: Any) -> str | None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return None if ok and math.isfinite(value) and value > 0 else "a number > 0"
+    return None if ok and math.isfinite(value) and value >= 0 else "a number >= 0"
 
 
 def _sizes(value: Any) -> str | None:
@@ -60,7 +60,7 @@ KNOWN: dict[str, Callable[[Any], str | None]] = {
     "batch_size": _whole(1),
     "num_workers": _whole(0),
     "num_samples": _whole(1),
-    "learning_rate": _positive_number,
+    "learning_rate": _non_negative_number,  # 0: weights frozen
     "amp": _switch,
     "multi_gpu": _switch,
     "dont_load_ckpt_model": _switch,

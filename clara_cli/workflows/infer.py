@@ -167,7 +167,12 @@ def _run_cases(
     from tqdm.auto import tqdm
 
     results: list[CaseResult] = []
-    with tqdm(total=len(cases), desc="infer", unit="case", disable=not show, leave=False) as bar:
+    from clara_cli.logs import progress_bars_enabled
+
+    bar_shown = show and progress_bars_enabled()
+    with tqdm(
+        total=len(cases), desc="infer", unit="case", disable=not bar_shown, leave=False
+    ) as bar:
         for case in cases:
             image = list(case.image) if isinstance(case.image, tuple) else case.image
             result = run_case(pipeline, case.name, image, case.reference, output_dir, probabilities)

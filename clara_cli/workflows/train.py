@@ -72,6 +72,7 @@ def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResu
     With `options.resume` the run continues from the newest checkpoint in MMAR_CKPT_DIR;
     with `dont_load_ckpt_model: false` it starts from MMAR_CKPT's weights (finetuning).
     """
+    from clara_cli.engine.epoch_log import EpochLog
     from clara_cli.engine.handlers import EpochProgress, History
     from clara_cli.engine.resume import ResumeCheckpointer
     from clara_cli.launch import process_group as distributed
@@ -88,6 +89,7 @@ def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResu
         history.attach(trainer, evaluator)
         if dist.is_main:
             EpochProgress().attach(trainer)
+            EpochLog(history, getattr(trainer, "optimizer", None)).attach(trainer)
         ckpt_dir = session.path_var("MMAR_CKPT_DIR")
         parts = _training_parts(session, trainer, train_section, validate_section, history)
         resumed_from = _start_from(

@@ -78,7 +78,7 @@ def test_force_semantics_and_failure_exit_code(tmp_path, source):
 
 def test_output_inside_input_is_refused(source):
     result = run("-d", source, "-o", source / "converted")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error: the two options contradict each other
     assert (
         "Error: output folder" in result.output and "never writes into its input" in result.output
     )
@@ -110,9 +110,10 @@ def test_labels_keep_their_set_through_the_command(tmp_path):
 
 
 def test_errors_show_no_traceback_unless_debug(tmp_path, source, monkeypatch):
-    refused = run("-d", source, "-o", source / "converted")
+    (tmp_path / "empty").mkdir()
+    refused = run("-d", tmp_path / "empty", "-o", tmp_path / "o1")
     assert refused.exit_code == 1 and "Traceback" not in refused.output
-    debug = run("-d", source, "-o", source / "converted", "--debug")
+    debug = run("-d", tmp_path / "empty", "-o", tmp_path / "o1", "--debug")
     assert debug.exit_code == 1
     assert "Traceback" in debug.output and "DataError" in debug.output
 
@@ -124,3 +125,32 @@ def test_errors_show_no_traceback_unless_debug(tmp_path, source, monkeypatch):
     assert crashed.exit_code == 1 and "Traceback" not in crashed.output
     assert "Error: ValueError: unexpected" in crashed.output
     assert "--debug for the traceback" in crashed.output
+
+
+def test_spacing_tolerance_option_reaches_the_dicom_check(tmp_path, ct_pair, dicom_writer):
+    image, _ = ct_pair
+    positions = np.array(
+        [image.TransformIndexToPhysicalPoint((0, 0, k)) for k in range(image.GetDepth())]
+    )
+    positions[1::2, 2] -= 0.05  # 2.45 / 2.55 mm steps: 2% off the mean
+    dicom_writer(image, tmp_path / "src" / "p1", "1.2.3.1", "CT", positions=positions)
+    strict = run("-d", tmp_path / "src", "-o", tmp_path / "out", "--spacing-tolerance", "0.01")
+    assert strict.exit_code == 1
+    assert "uneven slice spacing" in strict.output and "tolerance 1% of the step" in strict.output
+    relaxed = run("-d", tmp_path / "src", "-o", tmp_path / "out")
+    assert relaxed.exit_code == 0, relaxed.output
+    assert (tmp_path / "out" / "p1" / "CT.nii.gz").is_file()
+    wrong = run("-d", tmp_path / "src", "-o", tmp_path / "o2", "--spacing-tolerance", "0")
+    assert wrong.exit_code == 2
+
+
+def test_series_option_selects_dicom_series(tmp_path, ct_pair, dicom_writer):
+    image, _ = ct_pair
+    study = tmp_path / "src" / "study"
+    dicom_writer(image, study, "1.2.3.1", "Arterial", tags={"0020|0011": "3"})
+    dicom_writer(image, study, "1.2.3.2", "Venous", tags={"0020|0011": "4"})
+    result = run("-d", tmp_path / "src", "-o", tmp_path / "out", "--series", "*ARTERIAL*")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "out" / "study").iterdir()] == ["3_Arterial.nii.gz"]
+    none = run("-d", tmp_path / "src", "-o", tmp_path / "o2", "--series", "7")
+    assert none.exit_code == 1 and "matching --series '7'" in none.output

@@ -90,7 +90,7 @@ def test_validate_and_infer_from_the_export_match_the_checkpoint(trained_41, tmp
         result = runner.invoke(cli, ["infer", *args, "-o", str(out / "seg")])
         assert result.exit_code == 0, result.output
     assert scores["ts"] == scores["ckpt"]
-    ckpt_segs = sorted((tmp_path / "ckpt" / "seg").iterdir())
+    ckpt_segs = sorted((tmp_path / "ckpt" / "seg").glob("*_seg.nii.gz"))
     assert len(ckpt_segs) == 2
     for path in ckpt_segs:
         ours = sitk.GetArrayFromImage(sitk.ReadImage(str(path)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def test_a_corrupt_input_is_reported_and_the_others_are_written(phantom_dir, mod
     )
     assert "Traceback" not in result.output
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert written == ["spleen_01_seg.nii.gz", "spleen_02_seg.nii.gz"]
+    assert written == ["run.json", "run.log", "spleen_01_seg.nii.gz", "spleen_02_seg.nii.gz"]
+    record = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
+    assert record["result"]["failed_cases"] == ["spleen_00"]
 
 
 def test_a_missing_model_is_an_error_before_any_case(phantom_dir, tmp_path):

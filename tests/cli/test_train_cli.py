@@ -49,11 +49,13 @@ def test_gpus_on_a_machine_without_gpus_says_how_to_use_the_cpu(no_gpus):
     assert "Traceback" not in result.output
 
 
-def test_gpus_and_nproc_together_are_an_error(no_gpus):
-    args = ["validate", "-m", str(SPLEEN), "--device", "cpu", "--gpus", "2", "--nproc", "2"]
+@pytest.mark.parametrize("command", ["train", "validate", "infer"])
+def test_gpus_and_nproc_together_are_a_usage_error(no_gpus, command):
+    args = [command, "-m", str(SPLEEN), "--device", "cpu", "--gpus", "2", "--nproc", "2"]
     result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 1
-    assert "--gpus 2 and --nproc 2 both set the number of processes" in result.output
+    assert result.exit_code == 2
+    assert "Error: --gpus 2 and --nproc 2 both set the number of processes" in result.output
+    assert f"Usage: cli {command}" in result.output
 
 
 def test_zero_processes_is_a_usage_error():

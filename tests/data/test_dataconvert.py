@@ -130,7 +130,7 @@ def test_corrupt_dicom_slices_are_reported(tmp_path, ct_pair, dicom_writer):
     failed = {result.job.source.name: result.reason for result in report.failed}
     assert set(failed) == {"1.2.3.1_000.dcm", "notes.dcm", "1.2.3.2_007.dcm", "p2"}
     assert "not part of any readable image series" in failed["1.2.3.1_000.dcm"]
-    assert "missing or unevenly spaced slices" in failed["p2"]  # the gap fails its series
+    assert "uneven slice spacing" in failed["p2"]  # the gap fails its series
     # the rest of p1's series is still converted (and the table says a slice file failed)
     assert report.count(CONVERTED) == 1
     assert sitk.ReadImage(str(tmp_path / "out" / "p1" / "CT.nii.gz")).GetDepth() == 15

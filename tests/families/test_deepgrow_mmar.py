@@ -3,6 +3,7 @@ Clara-internal paths shimmed), and ours exports its 3-channel network with the p
 
 from __future__ import annotations
 
+import inspect
 import shutil
 from pathlib import Path
 
@@ -49,14 +50,13 @@ def test_real_clara_40_deepgrow_2d_archive_builds(deepgrow_2d_data, tmp_path):
     session = open_session(request)
     train, validate = build_sections(session, False)
     trainer = train.get("trainer")
-    interaction = (
-        trainer._process_function
-    )  # the config's "iteration": Clara's ClickInteraction path
+    # The config's "iteration" (Clara's ClickInteraction path), under clara's non-finite guard.
+    interaction = inspect.unwrap(trainer._process_function)
     assert isinstance(interaction, Interaction) and interaction.max_interactions == 15
     steps = interaction.transforms.transforms
     assert any(isinstance(t, FindDiscrepancyRegionsd) for t in steps)  # built without `batched`
     evaluator = validate.get("evaluator")  # 4.0: its `iteration` is wired implicitly too
-    assert isinstance(evaluator._process_function, Interaction)
+    assert isinstance(inspect.unwrap(evaluator._process_function), Interaction)
     assert (
         evaluator._process_function.max_interactions == 5 and not evaluator._process_function.train
     )

@@ -102,6 +102,7 @@ def test_workers_get_the_workflow_object_and_load_the_families_first(isolated, m
     class _Request:
         device = "cpu"
         mmar = None
+        overrides: dict = {}
 
         def load(self):
             from types import SimpleNamespace
@@ -110,6 +111,7 @@ def test_workers_get_the_workflow_object_and_load_the_families_first(isolated, m
 
     families.add_family(TOY)
     monkeypatch.setattr(runner, "replace", lambda request, **changes: request)
+    monkeypatch.setattr(runner, "_writes_record", lambda plan: False)  # a fake archive
     families.run_for_archive("infer", _Request())
     workflow, _request, options, setup = calls[0]
     assert workflow is ECHO_INFER and options == _Options()

@@ -82,3 +82,24 @@ def test_missing_file_is_a_clear_error(tmp_path):
         SimpleITKReader().read(tmp_path / "missing.nrrd")
     assert SimpleITKReader().verify_suffix(["a.nrrd", "b.nii.gz"])
     assert not SimpleITKReader().verify_suffix("a.png")
+
+
+def test_a_4d_image_gives_channels_last_like_nibabel(tmp_path, ct_pair):
+    image, _ = ct_pair
+    channels = [sitk.Cast(image, sitk.sitkFloat32) * float(k + 1) for k in range(3)]
+    volume = sitk.JoinSeries(channels)  # 4D: x, y, z, channel
+    direction = np.eye(4)
+    direction[:3, :3] = np.asarray(image.GetDirection()).reshape(3, 3)
+    volume.SetDirection(direction.ravel().tolist())
+    volume.SetOrigin((*image.GetOrigin(), 0.0))
+    volume.SetSpacing((*image.GetSpacing(), 1.0))
+    sitk.WriteImage(volume, str(tmp_path / "mri.nii.gz"))
+    sitk.WriteImage(volume, str(tmp_path / "mri.mha"))
+    load = Compose([LoadImaged("image", reader=READER), EnsureChannelFirstd("image")])
+    got = load({"image": str(tmp_path / "mri.mha")})["image"]
+    expected = Compose([LoadImaged("image"), EnsureChannelFirstd("image")])(
+        {"image": str(tmp_path / "mri.nii.gz")}
+    )["image"]
+    assert got.shape == expected.shape == (3, *image.GetSize())
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    np.testing.assert_allclose(got.affine.numpy(), expected.affine.numpy(), atol=1e-5)

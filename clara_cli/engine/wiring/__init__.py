@@ -15,6 +15,7 @@ replaced. The built-in rules, one module per concern, apply in this order:
   checked for NaN/Inf when loaded;
 - :mod:`.device`: engines, modules and checkpoints on this rank's device (`cuda` → cpu);
 - :mod:`.legacy`: MONAI 0.x rewrites (`lambda x: x['loss']` output transforms);
+- :mod:`.readers`: LoadImage(d) also reads NRRD/MetaImage/DICOM through SimpleITK;
 - :mod:`.meta_dicts`: MONAI 0.x meta-dict semantics (`*_meta_dict` keys, ToTensord/ToNumpyd
   that dropped metadata, Invertd of a plain tensor);
 - :mod:`.quiet`: StatsHandler prints no traceback unless `--debug`;
@@ -48,6 +49,7 @@ from clara_cli.engine.wiring import (
     meta_dicts,
     preparation,
     quiet,
+    readers,
 )
 from clara_cli.engine.wiring.hooks import Wiring
 from clara_cli.engine.wiring.implicit import PlainState
@@ -62,7 +64,17 @@ from clara_cli.engine.wiring.rules import (
 )
 
 #: The built-in concerns, in the order their rules apply.
-BUILTIN_MODULES = (implicit, defaults, datalist, device, legacy, meta_dicts, quiet, preparation)
+BUILTIN_MODULES = (
+    implicit,
+    defaults,
+    datalist,
+    device,
+    legacy,
+    readers,
+    meta_dicts,
+    quiet,
+    preparation,
+)
 
 _REGISTERED = RuleTable(rule for module in BUILTIN_MODULES for rule in module.RULES)
 

@@ -143,3 +143,28 @@ def test_a_label_within_tolerance_of_its_image_is_accepted(kit, tmp_path):
         Dataset, spec=_spec(tmp_path / "datalist.json"), variables={"DATA_ROOT": str(tmp_path)}
     )
     assert len(kit.before("datalist.dataset_items", ctx)["data"]) == 1
+
+
+@pytest.mark.parametrize("label_depth, accepted", [(6, True), (5, False)])
+def test_a_4d_image_is_compared_with_its_3d_label_on_the_spatial_axes(
+    kit, tmp_path, label_depth, accepted
+):
+    # BraTS in one file: four MRI channels as a 4th axis, a 3D label on the same grid.
+    import SimpleITK as sitk
+
+    image = sitk.JoinSeries([sitk.Image([8, 8, 6], sitk.sitkFloat32)] * 4)
+    image.SetSpacing((0.8, 0.8, 2.5, 1.0))
+    sitk.WriteImage(image, str(tmp_path / "case.nii.gz"))
+    label = sitk.Image([8, 8, label_depth], sitk.sitkUInt8)
+    label.SetSpacing((0.8, 0.8, 2.5))
+    sitk.WriteImage(label, str(tmp_path / "case_seg.nii.gz"))
+    items = [{"image": "case.nii.gz", "label": "case_seg.nii.gz"}]
+    (tmp_path / "datalist.json").write_text(json.dumps({"training": items}), encoding="utf-8")
+    ctx = kit.context(
+        Dataset, spec=_spec(tmp_path / "datalist.json"), variables={"DATA_ROOT": str(tmp_path)}
+    )
+    if accepted:
+        assert len(kit.before("datalist.dataset_items", ctx)["data"]) == 1
+    else:
+        with pytest.raises(DataError, match=r"size \(8, 8, 6\) vs \(8, 8, 5\)"):
+            kit.before("datalist.dataset_items", ctx)
