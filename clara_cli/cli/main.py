@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from clara_cli.cli import (
+    check,
     dataconvert,
     experiments,
     export,
@@ -73,5 +74,6 @@ for _module in (
     export,
     synth,
     experiments,
+    check,
 ):
     cli.add_command(_module.command)

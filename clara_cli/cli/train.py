@@ -31,6 +31,14 @@ from clara_cli.cli.overrides import ClaraCommand, parse_overrides
     "faster iterations after a compile of up to a minute; runs eagerly, with one warning, "
     "where compiling fails.",
 )
+@click.option(
+    "--write-train-stats",
+    "--write_train_stats",
+    "write_train_stats",
+    is_flag=True,
+    help="Write MMAR_CKPT_DIR/train_stats.json at the end: training time, epochs, best key "
+    "metric and its epoch (Clara's --write_train_stats).",
+)
 def command(
     mmar_root: Path,
     config_path: str,
@@ -40,6 +48,7 @@ def command(
     device: str,
     resume: bool,
     compile_network: bool,
+    write_train_stats: bool,
     **launch: Any,
 ) -> None:
     """Train the MMAR's model as config/config_train.json describes.
@@ -70,7 +79,11 @@ def command(
         variables["compile"] = True
     request = RunRequest(mmar_root, config_path, env_path, variables, device)
     result = run_for_archive(
-        "train", request, TrainOptions(resume=resume), LaunchOptions(**launch), debug
+        "train",
+        request,
+        TrainOptions(resume=resume, write_train_stats=write_train_stats),
+        LaunchOptions(**launch),
+        debug,
     )
     if result is None:  # not rank 0: rank 0 reports
         return

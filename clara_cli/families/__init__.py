@@ -219,13 +219,19 @@ def run_for_archive(
 ) -> Any:
     """Run `command` on `request`'s archive with the workflow its family (if any) chooses.
 
-    What `clara train|validate|infer|export` call: the config is read once here, the
+    What `clara train|validate|infer|export` call: the config is read once here (and refused
+    when it needs a package clara does not install, :mod:`clara_cli.mmar.requirements`), the
     workflow chosen (:func:`workflow_for`), and every rank loads the families first so their
     wiring rules and components exist in spawned workers too. Returns rank 0's result.
     """
+    from clara_cli.mmar.requirements import missing_packages
     from clara_cli.workflows.runner import run_command
 
-    workflow = workflow_for(command, request.load().variables)
+    mmar = request.load()
+    refusal = missing_packages(mmar.config, str(mmar.config_file))
+    if refusal:  # a whole-slide reader that is not installed: nothing can run
+        raise ConfigError(str(refusal[0]))
+    workflow = workflow_for(command, mmar.variables)
     return run_command(workflow, request, options, launch, debug, setup=load_families)
 
 

@@ -165,5 +165,7 @@ def walk(value: Any) -> Iterator[Any]:
 def _short(value: Any) -> str:
     if isinstance(value, ResolvedComponent):
         return f"<{value.label}>" if not value.skipped else f"<{value.label}: skipped>"
+    if isinstance(value, list) and any(isinstance(v, ResolvedComponent) for v in value):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."

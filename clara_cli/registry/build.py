@@ -97,6 +97,7 @@ def import_dotted(path: str, where: str, field: str = "path") -> Callable[..., A
         raise ComponentError(
             f"{where}.{field}: {path!r} is not a dotted path like 'pkg.module.Class'"
         )
+    shims.provide_removed_attributes()
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:

@@ -6,6 +6,7 @@ once, naming the file, the component and the modern spelling (mmar-format.md sec
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
 from collections.abc import Callable
@@ -170,3 +171,32 @@ class PerItemTransform:
 
             return tuple(torch.stack(column) for column in columns)
         return tuple(columns)
+
+
+# Module attributes MONAI 0.x had and user code (an archive's custom/) still imports:
+# module → {old name: today's name}.
+REMOVED_ATTRIBUTES: dict[str, dict[str, str]] = {
+    "monai.metrics": {"compute_meandice": "compute_dice"},
+}
+
+
+def provide_removed_attributes() -> None:
+    """Make MONAI 0.x names importable again for user code, each warning once when used.
+
+    Installs a module `__getattr__` (PEP 562) on each module of `REMOVED_ATTRIBUTES`, so
+    `from monai.metrics import compute_meandice` in an archive's custom code gets today's
+    `compute_dice` instead of failing the import. MONAI itself is not changed otherwise.
+    """
+    for module_name, renamed in REMOVED_ATTRIBUTES.items():
+        module = importlib.import_module(module_name)
+        if getattr(module, "__getattr__", None) is not None:
+            continue  # installed already (or MONAI defines its own)
+
+        def lookup(name: str, _module: Any = module, _renamed: dict[str, str] = renamed) -> Any:
+            if name not in _renamed:
+                raise AttributeError(f"module {_module.__name__!r} has no attribute {name!r}")
+            new = _renamed[name]
+            warn_once("user code", f"{_module.__name__}.{name} is MONAI 0.x; using {new} instead")
+            return getattr(_module, new)
+
+        module.__getattr__ = lookup  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ trainer. Returns a :class:`TrainResult` that tests can inspect.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,12 @@ class TrainOptions:
 
     Attributes:
         resume: continue from the newest resume checkpoint in MMAR_CKPT_DIR.
+        write_train_stats: write MMAR_CKPT_DIR/train_stats.json at the end (Clara's
+            `--write_train_stats`).
     """
 
     resume: bool = False
+    write_train_stats: bool = False
 
 
 @dataclass
@@ -97,6 +101,7 @@ def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResu
             if interval:
                 ResumeCheckpointer(parts, ckpt_dir, interval).attach(trainer)
         _log_start(session, trainer)
+        started = time.monotonic()
         if trainer.state.epoch < trainer.state.max_epochs:
             try:
                 trainer.run()
@@ -125,6 +130,8 @@ def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResu
             result.best_epoch = int(evaluator.state.best_metric_epoch)
         if dist.is_main:
             _write_curves(history.epochs, ckpt_dir)
+            if options.write_train_stats:
+                write_train_stats(result, time.monotonic() - started)
         return result
     finally:
         distributed.shutdown(session.dist)
@@ -257,6 +264,27 @@ def _log_start(session: Session, trainer: Any) -> None:
         session.dist.device,
         per_step,
     )
+
+
+def write_train_stats(result: TrainResult, seconds: float) -> Path:
+    """Write `train_stats.json` beside the checkpoints, as Clara's `--write_train_stats` did:
+    the training time, the epochs and iterations run, and the best key metric with its epoch
+    (null when the run validated nothing)."""
+    import json
+
+    from clara_cli.io.atomic import atomic_write_text
+
+    stats = {
+        "total_time": round(seconds, 3),
+        "total_epochs": result.epochs_run,
+        "total_iterations": result.iterations,
+        "key_metric": result.key_metric,
+        "best_key_metric": result.best_metric,
+        "best_key_metric_epoch": result.best_epoch,
+    }
+    path = result.ckpt_dir / "train_stats.json"
+    atomic_write_text(path, json.dumps(stats, indent=2) + "\n")
+    return path
 
 
 def _write_curves(history: list[dict[str, Any]], ckpt_dir: Path) -> None:

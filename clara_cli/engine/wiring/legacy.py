@@ -2,10 +2,14 @@
 
 Clara 4.0 output transforms are lambdas on one dict (`lambda x: x['loss']`); MONAI 1.x engines
 hand handlers a list of per-item dicts, so the lambda is applied per item
-(:class:`clara_cli.registry.shims.PerItemTransform`).
+(:class:`clara_cli.registry.shims.PerItemTransform`). Handlers from an archive's own code read
+`engine.state.batch/output` as one batch dict too; they see both conventions
+(:mod:`clara_cli.engine.batch_view`).
 """
 
 from __future__ import annotations
+
+import re
 
 from clara_cli.engine.wiring.predicates import subclass_of
 from clara_cli.engine.wiring.rules import BuildContext, Rule
@@ -31,10 +35,33 @@ def _per_item_output_transform(ctx: BuildContext) -> None:
     ctx.args["output_transform"] = shims.PerItemTransform(ctx.args["output_transform"], stack)
 
 
+#: Packages whose handlers follow today's engine conventions.
+_CURRENT_LIBRARIES = ("monai", "ignite", "torch", "clara_cli")
+_HANDLER_KEY = re.compile(r"(^|\.)handlers\[\d+\]$")
+
+
+def _user_code_handler(ctx: BuildContext) -> bool:
+    module = str(getattr(ctx.target, "__module__", "") or "")
+    key_path = ctx.where.rpartition(": ")[2]
+    return bool(_HANDLER_KEY.search(key_path)) and module.split(".")[0] not in _CURRENT_LIBRARIES
+
+
+def _batch_view(ctx: BuildContext) -> object:
+    from clara_cli.engine.batch_view import attach_with_batch_view
+
+    shims.warn_once(
+        ctx.where,
+        f"{getattr(ctx.target, '__name__', 'handler')} is the archive's own code: it also sees "
+        "engine.state.batch/output as one batch dict, as MONAI 0.5 engines had them",
+    )
+    return attach_with_batch_view(ctx.obj)
+
+
 RULES = (
     Rule(
         "legacy.per_item_output_transform",
         _writes_lambda_output_transform,
         before=_per_item_output_transform,
     ),
+    Rule("legacy.user_handler_batch_view", _user_code_handler, after=_batch_view),
 )

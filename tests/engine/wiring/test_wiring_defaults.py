@@ -36,3 +36,17 @@ def test_validation_stats_handlers_and_other_components_keep_monai_defaults(kit)
     ctx = kit.context(handlers.StatsHandler, section=validate)
     assert not kit.applies("defaults.train_stats_output_transform", ctx)
     assert not kit.applies("defaults.metric_output_transform", kit.context(handlers.StatsHandler))
+
+
+def test_checkpoints_get_clara_names_unless_the_config_names_them(kit):
+    # Clara wrote models/model.pt (its environment.json's MMAR_CKPT) and final_model.pt.
+    rule = "defaults.clara_checkpoint_names"
+    args = kit.before(rule, kit.context(handlers.CheckpointSaver, {"save_key_metric": True}))
+    assert args["key_metric_filename"] == "model.pt" and "final_filename" not in args
+    args = kit.before(rule, kit.context(handlers.CheckpointSaver, {"save_final": True}))
+    assert args["final_filename"] == "final_model.pt" and "key_metric_filename" not in args
+    named = {"save_key_metric": True, "key_metric_filename": "best.pt"}
+    assert kit.before(rule, kit.context(handlers.CheckpointSaver, named)) == named
+    assert kit.before(rule, kit.context(handlers.CheckpointSaver, {"save_interval": 2})) == {
+        "save_interval": 2
+    }

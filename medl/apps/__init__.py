@@ -1,0 +1,1 @@
+"""`python -m medl.apps.train|evaluate|export|infer`: Clara's entry points onto `clara`."""
