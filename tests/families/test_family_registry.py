@@ -107,7 +107,9 @@ def test_workers_get_the_workflow_object_and_load_the_families_first(isolated, m
         def load(self):
             from types import SimpleNamespace
 
-            return SimpleNamespace(variables={"CLARA_FAMILY": "toy"}, config_file="c.json")
+            return SimpleNamespace(
+                variables={"CLARA_FAMILY": "toy"}, config={}, config_file="c.json"
+            )
 
     families.add_family(TOY)
     monkeypatch.setattr(runner, "replace", lambda request, **changes: request)
