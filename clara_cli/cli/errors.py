@@ -20,6 +20,12 @@ from clara_cli.cli.options import debug_enabled
 from clara_cli.errors import ClaraError, OverrideError, interrupted, root_cause
 
 
+class _UsageValueError(click.ClickException):
+    """A wrong command-line value (`--set`): exit 2, like click's usage errors."""
+
+    exit_code = 2
+
+
 class ClaraGroup(click.Group):
     """A click group that turns library errors into click errors in one place."""
 
@@ -34,9 +40,7 @@ class ClaraGroup(click.Group):
             click.echo(str(err) or "Interrupted.", err=True)
             sys.exit(130)
         except OverrideError as err:
-            usage = click.ClickException(str(err))
-            usage.exit_code = 2  # a wrong command-line value, like click's usage errors
-            raise usage from None
+            raise _UsageValueError(str(err)) from None
         except ClaraError as err:
             _close_progress_bars()
             if debug_enabled(ctx):

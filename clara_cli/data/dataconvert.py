@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clara_cli.errors import ClaraError, DataError
 from clara_cli.io.image import IMAGE_SUFFIXES, image_suffix, strip_image_suffix
@@ -255,7 +255,8 @@ def require_complete_nifti(path: Path) -> None:
     if not name.endswith((".nii", ".nii.gz")):
         return
     try:
-        header = nibabel.load(str(path)).header
+        # A NIfTI header (nibabel's stubs only know FileBasedHeader).
+        header: Any = nibabel.load(str(path)).header
         expected = int(header.get_data_offset()) + int(
             np.prod(header.get_data_shape(), dtype=np.int64)
         ) * int(header.get_data_dtype().itemsize)

@@ -99,7 +99,7 @@ def with_finite_checks(transform: Any) -> Any:
             checked.append(_finite_check_type()(keys=step.keys, allow_missing_keys=True))
     if isinstance(transform, Compose):
         compose = copy.copy(transform)
-        compose.transforms = checked
+        compose.transforms = tuple(checked)
         return compose
     return checked
 

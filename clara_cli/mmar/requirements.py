@@ -30,7 +30,8 @@ def missing_packages(config: dict[str, Any], source: str) -> list[Problem]:
     """
     for key_path, component in _components(config, ""):
         name = str(component.get("name") or component.get("path") or "")
-        args = component.get("args") if isinstance(component.get("args"), dict) else {}
+        raw_args = component.get("args")
+        args: dict[str, Any] = raw_args if isinstance(raw_args, dict) else {}
         readers = [str(args[k]) for k in _READER_ARGS if isinstance(args.get(k), str)]
         wanted = [r for r in readers if r.lower() in WSI_READERS]
         if not wanted and "WSI" not in name:

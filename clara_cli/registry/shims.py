@@ -199,4 +199,4 @@ def provide_removed_attributes() -> None:
             warn_once("user code", f"{_module.__name__}.{name} is MONAI 0.x; using {new} instead")
             return getattr(_module, new)
 
-        module.__getattr__ = lookup  # type: ignore[attr-defined]
+        module.__getattr__ = lookup  # type: ignore[attr-defined,method-assign]
