@@ -6,7 +6,7 @@ Clara's flags and their `clara` equivalents:
   own parser, so the values are typed exactly as `clara train --set` types them);
 - `--write_train_stats` (train): `--write-train-stats`;
 - `--model_path P --output_path P --input_shape S` (export): `--set MMAR_CKPT=P
-  MMAR_TORCHSCRIPT=P` and `--input-shape S`;
+  MMAR_TORCHSCRIPT=P` and `--input-shape S`, with `--format torchscript` (what Clara wrote);
 - `medl.apps.evaluate` runs `clara validate`, or `clara infer` for an inference config;
 - `--local_rank N` / `--local-rank=N` (what `python -m torch.distributed.launch` passes):
   LOCAL_RANK in the environment, where clara reads a launched rank's place from;
@@ -80,6 +80,9 @@ def translate(app: str, argv: list[str], environ: dict[str, str] | None = None) 
     out, medl_values = _without_medl_keys(expand_set_tokens(out))
     if sets:
         out += [t for pair in sets for t in ("--set", pair)]
+    if app == "export" and not any(t == "--format" or t.startswith("--format=") for t in out):
+        # Clara's export wrote TorchScript at --output_path; clara's default is now `.pt2`.
+        out += ["--format", "torchscript"]
     if str(medl_values.get("use_gpu", "")).lower() in ("false", "0", "no"):
         out += ["--device", "cpu"]
     command = COMMANDS[app]

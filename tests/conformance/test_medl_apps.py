@@ -67,6 +67,7 @@ def test_export_flags_set_the_checkpoint_the_output_and_the_shape():
         "MMAR_CKPT": "/a/models/model.pt",
         "MMAR_TORCHSCRIPT": "/a/models/model.ts",
     }
+    assert args[args.index("--format") + 1] == "torchscript"  # what Clara's export wrote
 
 
 @pytest.mark.parametrize(
