@@ -110,7 +110,14 @@ class LegacyToNumpyd(ToNumpyd):
         kept = False
         for key in self.key_iterator(d):
             value = d[key]
-            if isinstance(value, MetaTensor) and meta_key(key) not in d:
+            # MONAI 0.x had `<key>_meta_dict` only for what a reader loaded: a network's output
+            # (`pred`) had none, and parking its metadata would add keys that batches of
+            # several items cannot collate.
+            if (
+                isinstance(value, MetaTensor)
+                and value.meta.get("filename_or_obj")
+                and meta_key(key) not in d
+            ):
                 d[meta_key(key)] = dict(value.meta)
                 d[InvertibleTransform.trace_key(key)] = list(value.applied_operations)
                 kept = True

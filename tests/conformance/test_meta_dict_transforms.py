@@ -119,6 +119,22 @@ def test_to_numpy_cast_to_tensor_round_trip_keeps_metadata_and_trace(warnings_se
     assert sum("ToNumpyd drops a MetaTensor's metadata" in m for m in messages) == 1
 
 
+def test_to_numpyd_parks_no_metadata_for_a_network_output(warnings_seen):
+    # MONAI 0.x had no `pred_meta_dict`: parking one (and its trace) would add keys that a
+    # batch of two items cannot collate (DeepGrow's click loop re-collates every step).
+    from monai.data import list_data_collate
+
+    items = []
+    for _ in range(2):
+        data = _case()
+        data["pred"] = MetaTensor(torch.zeros(1, 20, 18, 12))  # a network output: no file
+        items.append(adopt(ToNumpyd(["image", "pred"]), "iteration.args.transforms[1]")(data))
+    assert "image_meta_dict" in items[0] and "pred_meta_dict" not in items[0]
+    assert "pred_transforms" not in items[0]
+    batch = list_data_collate(items)
+    assert batch["pred"].shape == (2, 1, 20, 18, 12)
+
+
 def test_cast_to_typed_keeps_the_metatensor_without_a_shim():
     image = _case()["image"]
     for dtype in (np.float32, np.uint8, torch.float16):
