@@ -148,3 +148,11 @@ def test_simulated_clicks_are_deterministic_per_sample(tmp_path):
     assert [row["clicks"] for row in first] == [1, 2, 3, 4]
     assert [row["foreground"] + row["background"] for row in first] == [1, 2, 3, 4]
     assert all(0.0 <= row["dice"] <= 1.0 for row in first)
+
+
+def test_the_simulated_clicks_do_not_depend_on_the_data_folder():
+    # The same sample in another folder gets the same seed (so the same clicks and Dice).
+    here = {"case": "c1", "region": 3, "label": "/tmp/a/labels/l3.nii.gz"}
+    there = {**here, "label": "/data/run-7/samples/labels/l3.nii.gz"}
+    assert sample_seed(0, here) == sample_seed(0, there)
+    assert sample_seed(0, here) != sample_seed(0, {**here, "label": "/tmp/a/labels/l4.nii.gz"})

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 from clara_cli.families.deepgrow.stats_handler import region_dice
@@ -42,8 +43,13 @@ class ClickModel:
 
 
 def sample_seed(seed: int, item: dict[str, Any]) -> int:
-    """A seed of its own for one datalist item: the run's seed and the item's label file."""
-    identity = f"{seed}:{item.get('case', '')}:{item.get('region', '')}:{item.get('label', '')}"
+    """A seed of its own for one datalist item: the run's seed and the item's label file.
+
+    The label's file name, not its path: the same samples in another folder get the same
+    clicks (with the absolute path, the Dice moved with the data folder).
+    """
+    label = PurePath(str(item.get("label", ""))).name
+    identity = f"{seed}:{item.get('case', '')}:{item.get('region', '')}:{label}"
     return zlib.crc32(identity.encode("utf-8"))
 
 
