@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from clara_cli.cli.options import debug_enabled
+from clara_cli.cli.streams import make_text_streams_utf8
 from clara_cli.errors import ClaraError, OverrideError, interrupted, root_cause
 
 
@@ -28,6 +29,10 @@ class _UsageValueError(click.ClickException):
 
 class ClaraGroup(click.Group):
     """A click group that turns library errors into click errors in one place."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        make_text_streams_utf8()
+        return super().main(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

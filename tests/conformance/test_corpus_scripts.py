@@ -35,7 +35,8 @@ def _script(mmar: Path, name: str, *extra: str, timeout: int = 900) -> subproces
         cwd=mmar,
         env=env,
         capture_output=True,
-        text=True,
+        encoding="utf-8",
+        errors="replace",
         timeout=timeout,
     )
 
