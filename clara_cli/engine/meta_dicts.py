@@ -190,6 +190,29 @@ LEGACY_CLASSES: dict[type, type] = {
 }
 
 
+def _reader_note(name: str) -> str:
+    return (
+        f"{name} indexes '<key>_meta_dict' (MONAI 0.x meta dicts); given each MetaTensor's own "
+        "metadata under that name"
+    )
+
+
+#: MONAI's class -> what its legacy class changes, one line (`clara check` lists it).
+LEGACY_NOTES: dict[type, str] = {
+    ToTensord: "ToTensord keeps the MetaTensor and its transform trace through its inverse "
+    "(MONAI 0.x kept them in '*_meta_dict'), so Invertd can undo the pre-transforms",
+    ToNumpyd: "ToNumpyd keeps a MetaTensor's metadata in '<key>_meta_dict' (as MONAI 0.x did) "
+    "for a later ToTensord",
+    Invertd: "Invertd also inverts a plain tensor (a TorchScript model's output) with the "
+    "transform trace of its orig_keys",
+    **{
+        monai: _reader_note(monai.__name__)
+        for monai in LEGACY_CLASSES
+        if monai.__name__ in _META_DICT_READERS
+    },
+}
+
+
 def adopt(transform: Any, where: str) -> Any:
     """`transform` as its legacy class when it is exactly one of MONAI's in LEGACY_CLASSES
     (a user's subclass is left alone); `where` names it in the warning.
@@ -205,11 +228,7 @@ def adopt(transform: Any, where: str) -> Any:
     transform.clara_where = where
     if legacy.__name__[len("Legacy") :] in _META_DICT_READERS:
         # Said now, in this process: the transform itself may run in DataLoader workers.
-        _report(
-            transform,
-            f"{type(transform).__name__[len('Legacy') :]} indexes '<key>_meta_dict' (MONAI 0.x "
-            "meta dicts); given each MetaTensor's own metadata under that name",
-        )
+        _report(transform, _reader_note(legacy.__name__[len("Legacy") :]))
     return transform
 
 

@@ -78,14 +78,6 @@ def upgrade_args(
     name = getattr(target, "__name__", "")
     if name in ("AsDiscrete", "AsDiscreted"):
         _upgrade_as_discrete(label, args, where, report)
-    if name == "PersistentDataset" and "cache_dir" in params and "cache_dir" not in args:
-        # MONAI 0.x defaulted cache_dir to None (no disk cache); today it must be given.
-        args["cache_dir"] = None
-        report(
-            where,
-            f"{label}: no cache_dir (optional in MONAI 0.x): nothing is cached on disk; "
-            "set args.cache_dir to cache",
-        )
     if "batched" in args and "batched" not in params:
         args.pop("batched")
         report(where, f"{label}: 'batched' was removed (transforms are batch-aware); dropped")

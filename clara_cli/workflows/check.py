@@ -1,7 +1,8 @@
 """`clara check`: resolve every config of an archive, build nothing, list what would fail.
 
 For each workflow config: every component with the class it resolves to and the shims that
-apply (`resolve_config`), the problems a run would stop on (unknown names with did-you-mean,
+apply (those found while resolving, `resolve_config`, and those its build would apply,
+`engine.wiring.notes`), the problems a run would stop on (unknown names with did-you-mean,
 unresolved variables, references to nothing), the files it needs that are not there (the
 datalist, a checkpoint or TorchScript model to load; missing custom modules come out of
 resolving as import problems), and packages it needs that clara does not install (whole-slide
@@ -124,9 +125,26 @@ def _check_file(
     except ClaraError as err:
         check.problems.append(Problem("", str(err)))
         return check
+    _add_build_time_shims(check.resolved, mmar.variables)
     check.problems.extend(check.resolved.problems)
     check.problems.extend(_missing_files(check.resolved))
     return check
+
+
+def _add_build_time_shims(resolved: ResolvedConfig, variables: dict[str, Any]) -> None:
+    """Add to each component the shims its build would apply (meta dicts, MONAI 0.x
+    lambdas, PersistentDataset's cache folder, ...), beside those found while resolving."""
+    from clara_cli.engine.wiring.notes import build_time_notes
+
+    for name, resolver in resolved.sections.items():
+        for key in resolver.keys():
+            for item in walk(resolved.entries.get(resolver.path(key))):
+                if not isinstance(item, ResolvedComponent):
+                    continue
+                for component in (item, *item.nested()):
+                    for note in build_time_notes(component, name, variables):
+                        if note not in component.shims:
+                            component.shims.append(note)
 
 
 def _try_json(path: Path) -> Any:

@@ -92,16 +92,21 @@ def test_train_stats_hold_time_epochs_and_the_best_key_metric(tmp_path):
     }
 
 
-def test_persistent_dataset_without_cache_dir_is_accepted_with_a_note(corpus):
-    from clara_cli.mmar.loader import load_mmar_config
-    from clara_cli.mmar.resolved_config import resolve_config
+def test_persistent_dataset_without_cache_dir_gets_a_cache_folder_said_by_check(corpus, stand_ins):
+    from clara_cli.families import load_families
+    from clara_cli.workflows.check import check_archive
 
-    path = corpus / "deepgrow_2D" / "config" / "config_train.json"
-    resolved = resolve_config(load_mmar_config(path.parents[1], path))
-    dataset = resolved.get("train.dataset")
+    load_families()
+    report = check_archive(
+        corpus / "deepgrow_2D", ["config/config_train.json"], overrides=stand_ins
+    )
+    assert report.ok, report.problems
+    dataset = report.configs[0].resolved.get("train.dataset")
     assert dataset.class_name == "monai.data.dataset.PersistentDataset"
-    assert dataset.args["cache_dir"] is None
+    assert "cache_dir" not in dataset.args  # filled when the run builds it, not when resolving
+    folder = Path(stand_ins["MMAR_CKPT_DIR"]).parent / "cache" / "persistent" / "train"
     assert dataset.shims == [
-        "PersistentDataset: no cache_dir (optional in MONAI 0.x): nothing is cached on disk; "
-        "set args.cache_dir to cache"
+        f"PersistentDataset: no cache_dir (optional in MONAI 0.x); caching to {folder} "
+        "(keyed by item and pre-transforms, metadata kept)"
     ]
+    assert not folder.exists()  # check makes nothing

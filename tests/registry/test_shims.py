@@ -119,12 +119,3 @@ def test_legacy_lambda_output_transforms_work_on_decollated_outputs():
     assert len(preds) == 2 and torch.equal(labels[1], torch.ones(2, 3))
     stacked = shims.PerItemTransform(lambda x: (x["pred"], x["label"]), stack=True)
     assert stacked(items)[0].shape == (2, 2, 3)
-
-
-def test_persistent_dataset_without_cache_dir_caches_nothing(warnings_seen):
-    from monai.data import PersistentDataset
-
-    args = shims.upgrade_args("PersistentDataset", PersistentDataset, {"data": []}, WHERE)
-    assert args == {"data": [], "cache_dir": None}  # MONAI 0.x's default: no disk cache
-    kept = shims.upgrade_args("PersistentDataset", PersistentDataset, {"cache_dir": "c"}, WHERE)
-    assert kept == {"cache_dir": "c"}

@@ -13,6 +13,8 @@ replaced. The built-in rules, one module per concern, apply in this order:
 - :mod:`.defaults`: output transforms today's MONAI handlers need;
 - :mod:`.datalist`: datasets read their datalist, this rank's shard only, each image
   checked for NaN/Inf when loaded;
+- :mod:`.persistent_cache`: a PersistentDataset without `cache_dir` (MONAI 0.x) caches
+  under the run's output;
 - :mod:`.device`: engines, modules and checkpoints on this rank's device (`cuda` → cpu);
 - :mod:`.legacy`: MONAI 0.x rewrites (`lambda x: x['loss']` output transforms);
 - :mod:`.readers`: LoadImage(d) also reads NRRD/MetaImage/DICOM through SimpleITK;
@@ -47,6 +49,7 @@ from clara_cli.engine.wiring import (
     implicit,
     legacy,
     meta_dicts,
+    persistent_cache,
     preparation,
     quiet,
     readers,
@@ -68,6 +71,7 @@ BUILTIN_MODULES = (
     implicit,
     defaults,
     datalist,
+    persistent_cache,
     device,
     legacy,
     readers,

@@ -53,6 +53,11 @@ def _validation_handler(ctx: BuildContext) -> None:
         ctx.args["interval"] = int(ctx.facts.variables.get("num_interval_per_valid", 1))
 
 
+def _checkpoint_dicts_note(ctx: BuildContext) -> str | None:
+    lists = [key for key in ("save_dict", "load_dict") if isinstance(ctx.args.get(key), list)]
+    return "; ".join(f"{key} as a list of names is Clara 4.0; mapped to a dict" for key in lists)
+
+
 def _checkpoint_dicts(ctx: BuildContext) -> None:
     for key in ("save_dict", "load_dict"):
         value = ctx.args.get(key)
@@ -118,7 +123,12 @@ RULES = (
         subclass_of("monai.handlers.ValidationHandler"),
         before=_validation_handler,
     ),
-    Rule("implicit.checkpoint_dicts", subclass_of(*_CHECKPOINT_HANDLERS), before=_checkpoint_dicts),
+    Rule(
+        "implicit.checkpoint_dicts",
+        subclass_of(*_CHECKPOINT_HANDLERS),
+        before=_checkpoint_dicts,
+        note=_checkpoint_dicts_note,
+    ),
     Rule(
         "implicit.dataloader_dataset",
         subclass_of("torch.utils.data.DataLoader"),

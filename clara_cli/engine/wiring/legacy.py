@@ -46,14 +46,24 @@ def _user_code_handler(ctx: BuildContext) -> bool:
     return bool(_HANDLER_KEY.search(key_path)) and module.split(".")[0] not in _CURRENT_LIBRARIES
 
 
+def _per_item_note(ctx: BuildContext) -> str:
+    return (
+        f"{getattr(ctx.target, '__name__', 'component')}: output_transform lambda written for "
+        "MONAI 0.x's one batch dict; applied to each item of today's per-item engine output"
+    )
+
+
+def _batch_view_note(ctx: BuildContext) -> str:
+    return (
+        f"{getattr(ctx.target, '__name__', 'handler')} is the archive's own code: it also sees "
+        "engine.state.batch/output as one batch dict, as MONAI 0.5 engines had them"
+    )
+
+
 def _batch_view(ctx: BuildContext) -> object:
     from clara_cli.engine.batch_view import attach_with_batch_view
 
-    shims.warn_once(
-        ctx.where,
-        f"{getattr(ctx.target, '__name__', 'handler')} is the archive's own code: it also sees "
-        "engine.state.batch/output as one batch dict, as MONAI 0.5 engines had them",
-    )
+    shims.warn_once(ctx.where, _batch_view_note(ctx))
     return attach_with_batch_view(ctx.obj)
 
 
@@ -62,6 +72,12 @@ RULES = (
         "legacy.per_item_output_transform",
         _writes_lambda_output_transform,
         before=_per_item_output_transform,
+        note=_per_item_note,
     ),
-    Rule("legacy.user_handler_batch_view", _user_code_handler, after=_batch_view),
+    Rule(
+        "legacy.user_handler_batch_view",
+        _user_code_handler,
+        after=_batch_view,
+        note=_batch_view_note,
+    ),
 )

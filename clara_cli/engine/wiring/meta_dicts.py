@@ -54,26 +54,38 @@ def _reads_meta_dicts(ctx: BuildContext) -> bool:
     )
 
 
+def _callable_message(ctx: BuildContext, arg: str) -> str | None:
+    """What the shim says about the callable written in `arg`, or None when it reads no
+    `*_meta_dict` key."""
+    written = _written(ctx, arg)
+    keys = sorted(set(_META_NAME.findall(written))) if isinstance(written, str) else []
+    if not keys:
+        return None
+    names = ", ".join(f"'{k}_meta_dict'" for k in keys)
+    return (
+        f"{_label(ctx)}: {arg} reads {names} (MONAI 0.x meta dicts); given the metadata of "
+        f"the {', '.join(map(repr, keys))} MetaTensor"
+    )
+
+
+def _callables_note(ctx: BuildContext) -> str | None:
+    messages = [m for arg in _CALLABLE_ARGS if (m := _callable_message(ctx, arg))]
+    return "; ".join(messages) or None
+
+
 def _meta_dict_view(ctx: BuildContext) -> None:
     from clara_cli.engine.meta_dicts import MetaDictView
 
     for arg in _CALLABLE_ARGS:
         written = _written(ctx, arg)
-        if not (isinstance(written, str) and callable(ctx.args.get(arg))):
-            continue
-        keys = sorted(set(_META_NAME.findall(written)))
-        if not keys:
+        message = _callable_message(ctx, arg)
+        if message is None or not callable(ctx.args.get(arg)):
             continue
         # A lambda on MONAI 0.x's one collated batch dict runs per item of today's list;
         # output_transform lambdas are already per item (legacy.per_item_output_transform).
         per_item = arg == "batch_transform" and written.lstrip().startswith("lambda")
         ctx.args[arg] = MetaDictView(ctx.args[arg], per_item)
-        names = ", ".join(f"'{k}_meta_dict'" for k in keys)
-        shims.warn_once(
-            ctx.where,
-            f"{_label(ctx)}: {arg} reads {names} (MONAI 0.x meta dicts); given the metadata of "
-            f"the {', '.join(map(repr, keys))} MetaTensor",
-        )
+        shims.warn_once(ctx.where, message)
 
 
 def _names_meta_dicts(ctx: BuildContext) -> bool:
@@ -85,17 +97,28 @@ def _meta_dict_names(value: Any) -> list[str]:
     return [v for v in values if isinstance(v, str) and v.endswith("_meta_dict")]
 
 
-def _note_meta_keys(ctx: BuildContext) -> None:
+def _meta_keys_note(ctx: BuildContext) -> str:
     written = [
         f"{arg} {', '.join(map(repr, names))}"
         for arg in _META_KEY_ARGS
         if (names := _meta_dict_names(_written(ctx, arg)))
     ]
-    shims.warn_once(
-        ctx.where,
+    return (
         f"{_label(ctx)}: {'; '.join(written)}: MONAI 0.x meta dicts; the metadata travels with "
-        "each MetaTensor and is read from there",
+        "each MetaTensor and is read from there"
     )
+
+
+def _note_meta_keys(ctx: BuildContext) -> None:
+    shims.warn_once(ctx.where, _meta_keys_note(ctx))
+
+
+def _legacy_transform_note(ctx: BuildContext) -> str | None:
+    """What the legacy class that replaces this MONAI transform does (None for a user's
+    subclass, which is left alone)."""
+    from clara_cli.engine.meta_dicts import LEGACY_NOTES
+
+    return LEGACY_NOTES.get(ctx.target)  # type: ignore[call-overload]
 
 
 RULES = (
@@ -108,8 +131,14 @@ RULES = (
             *(f"monai.apps.deepgrow.transforms.{name}" for name in _DEEPGROW_META_READERS),
         ),
         after=_adopt,
+        note=_legacy_transform_note,
     ),
-    Rule("meta_dicts.handler_callables", _reads_meta_dicts, before=_meta_dict_view),
+    Rule(
+        "meta_dicts.handler_callables",
+        _reads_meta_dicts,
+        before=_meta_dict_view,
+        note=_callables_note,
+    ),
     Rule(
         "meta_dicts.meta_key_arguments",
         lambda ctx: (
@@ -117,5 +146,6 @@ RULES = (
             and subclass_of("monai.transforms.Invertd", "monai.transforms.SaveImaged")(ctx)
         ),
         before=_note_meta_keys,
+        note=_meta_keys_note,
     ),
 )

@@ -80,12 +80,17 @@ class Rule:
         when: the predicate, asked before construction and again after (on the object).
         before: fills/rewrites `ctx.args` in place.
         after: returns the built object (`ctx.obj`), changed or replaced.
+        note: for a legacy shim (MONAI 0.x / Clara 4.x semantics on today's MONAI): the one
+            line it reports, or None where it changes nothing. Asked on the resolved, unbuilt
+            component (`ctx.obj` None, `ctx.args` as resolved), so `clara check` can list
+            the shims a run would apply without building anything.
     """
 
     name: str
     when: Predicate
     before: Callable[[BuildContext], None] | None = None
     after: Callable[[BuildContext], Any] | None = None
+    note: Callable[[BuildContext], str | None] | None = None
 
 
 class RuleTable:
@@ -150,6 +155,16 @@ class RuleTable:
                 log.debug("%s: wiring rule %s", ctx.where, rule.name)
                 rule.before(ctx)
         return ctx.args
+
+    def shim_notes(self, ctx: BuildContext) -> list[str]:
+        """The notes of the shim rules that apply to the (unbuilt) component of `ctx`."""
+        notes = []
+        for rule in self._rules:
+            if rule.note is not None and rule.when(ctx):
+                note = rule.note(ctx)
+                if note:
+                    notes.append(note)
+        return notes
 
     def apply_after(self, ctx: BuildContext) -> Any:
         for rule in self._rules:
