@@ -8,8 +8,8 @@ DEFAULT_TRAIN_CONFIG = "config/config_train.json"
 DEFAULT_VALIDATION_CONFIG = "config/config_validation.json"
 DEFAULT_INFERENCE_CONFIG = "config/config_inference.json"
 
-# Variables holding paths: relative values resolve against MMAR_ROOT (from environment.json or
-# the config) or against the current directory (when given on the command line with --set).
+# Variables holding paths: relative values resolve against MMAR_ROOT, wherever they are set
+# (the config, environment.json or --set), as in Clara; absolute values are kept.
 PATH_VARIABLES = (
     "DATA_ROOT",
     "DATASET_JSON",

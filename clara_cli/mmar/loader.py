@@ -108,8 +108,9 @@ def load_mmar_config(
         mmar_root: the archive folder.
         config_path: the workflow config, relative to mmar_root unless absolute.
         env_path: environment.json, relative to mmar_root unless absolute.
-        overrides: `--set` values; relative path variables among them resolve against the
-            current directory, as a user typing a path on the command line expects.
+        overrides: `--set` values; relative path variables among them resolve against
+            MMAR_ROOT, like those of environment.json (as Clara did: an archive's scripts
+            pass `--set MMAR_CKPT=models/model.pt` from any folder).
         check_overrides: refuse a `--set` key that nothing reads or a value that does not
             fit the variable it replaces (see :mod:`clara_cli.mmar.set_values`).
 
@@ -132,15 +133,15 @@ def load_mmar_config(
     variables: dict[str, Any] = {}
     origins: dict[str, str] = {}
     layers = [
-        (_config_variables(config), str(config_file), mmar_root),
-        (env, str(env_file), mmar_root),
-        (overrides or {}, "--set", Path.cwd()),
+        (_config_variables(config), str(config_file)),
+        (env, str(env_file)),
+        (overrides or {}, "--set"),
     ]
-    for values, origin, base in layers:
+    for values, origin in layers:
         for key, value in values.items():
             key = layout.LEGACY_VARIABLES.get(key, key)
             if key in layout.PATH_VARIABLES and isinstance(value, str) and "{" not in value:
-                value = _absolute(value, base)
+                value = _absolute(value, mmar_root)
             variables[key] = value
             origins[key] = origin
     variables["MMAR_ROOT"] = str(mmar_root)

@@ -102,6 +102,31 @@ def test_a_switched_on_checkpoint_loader_needs_its_file(corpus, stand_ins, tmp_p
     )
 
 
+def test_relative_set_paths_resolve_against_the_archive_not_the_cwd(
+    corpus, stand_ins, tmp_path, monkeypatch
+):
+    import shutil
+
+    archive = Path(shutil.copytree(corpus / "deepgrow_2D", tmp_path / "dg2d"))
+    (archive / "models").mkdir()
+    (archive / "models" / "model.pt").write_bytes(b"")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "models").mkdir(parents=True)
+    (elsewhere / "models" / "other.pt").write_bytes(b"")  # must not be found through the cwd
+    monkeypatch.chdir(elsewhere)
+    sets = {k: v for k, v in stand_ins.items() if k != "MMAR_CKPT"}
+    sets["dont_load_ckpt_model"] = "false"
+    found = _check(
+        archive, {**sets, "MMAR_CKPT": "models/model.pt"}, "-q", "-c", "config/config_train.json"
+    )
+    assert found.exit_code == 0, found.output
+    missing = _check(
+        archive, {**sets, "MMAR_CKPT": "models/other.pt"}, "-q", "-c", "config/config_train.json"
+    )
+    assert missing.exit_code == 1
+    assert f"checkpoint {archive / 'models' / 'other.pt'} does not exist" in missing.output
+
+
 def _write_mmar(root: Path, config: dict) -> Path:
     (root / "config").mkdir(parents=True)
     (root / "config" / "config_train.json").write_text(json.dumps(config), encoding="utf-8")

@@ -59,18 +59,31 @@ def test_precedence_is_set_then_environment_then_config(tmp_path):
     assert "train" not in mmar.variables
 
 
-def test_path_variables_resolve_against_the_mmar_root_or_the_current_directory(
+def test_relative_path_variables_resolve_against_the_mmar_root_from_any_folder(
     tmp_path, monkeypatch
 ):
     root = _mmar(tmp_path / "m", {"train": {}}, {"MMAR_CKPT_DIR": "models", "DATA_ROOT": "/abs"})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    overrides = {"MMAR_CKPT": "models/model.pt", "DATASET_JSON": "config/x.json"}
+    mmar = load_mmar_config(root, "config/config_train.json", overrides=overrides)
+    mmar_root = root.resolve()
+    # environment.json and --set alike, as Clara's scripts relied on (finetune.sh's MMAR_CKPT).
+    assert mmar.variables["MMAR_CKPT_DIR"] == str(mmar_root / "models")
+    assert mmar.variables["MMAR_CKPT"] == str(mmar_root / "models" / "model.pt")
+    assert mmar.variables["DATASET_JSON"] == str(mmar_root / "config" / "x.json")
+    assert mmar.variables["DATA_ROOT"] == "/abs"  # absolute: untouched
+    assert mmar.variables["MMAR_ROOT"] == str(mmar_root)
+
+
+def test_an_absolute_set_path_is_kept_and_a_relative_one_normalised(tmp_path, monkeypatch):
+    root = _mmar(tmp_path / "m", {"train": {}}, {})
     monkeypatch.chdir(tmp_path)
-    mmar = load_mmar_config(
-        root, "config/config_train.json", overrides={"MMAR_EVAL_OUTPUT_PATH": "out"}
-    )
-    assert mmar.variables["MMAR_CKPT_DIR"] == str(root.resolve() / "models")
-    assert mmar.variables["DATA_ROOT"] == "/abs"
-    assert mmar.variables["MMAR_EVAL_OUTPUT_PATH"] == str(tmp_path / "out")
-    assert mmar.variables["MMAR_ROOT"] == str(root.resolve())
+    overrides = {"DATA_ROOT": str(tmp_path / "data"), "MMAR_EVAL_OUTPUT_PATH": "./out/../eval"}
+    mmar = load_mmar_config(root, "config/config_train.json", overrides=overrides)
+    assert mmar.variables["DATA_ROOT"] == str(tmp_path / "data")
+    assert mmar.variables["MMAR_EVAL_OUTPUT_PATH"] == str(root.resolve() / "eval")
 
 
 def test_templated_path_variables_become_absolute(tmp_path):
