@@ -8,8 +8,9 @@ import logging
 import numpy as np
 import SimpleITK as sitk
 from monai.data import LMDBDataset, PersistentDataset
-from monai.data.utils import pickle_hashing
-from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, Spacingd
+from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, MapTransform, Spacingd
+
+from clara_cli.engine.wiring.persistent_cache import transform_hash
 
 RULE = "persistent_cache.cache_dir"
 
@@ -31,7 +32,7 @@ def test_the_cache_folder_sits_beside_the_models_and_is_named_by_section(kit, tm
         kit.before(RULE, ctx)  # said once per component
     folder = tmp_path / "out" / "cache" / "persistent" / "validate"
     assert args["cache_dir"] == folder and folder.is_dir()
-    assert args["hash_transform"] is pickle_hashing
+    assert args["hash_transform"] is transform_hash
     assert args["track_meta"] is True and args["weights_only"] is False
     said = [r.getMessage() for r in caplog.records if "PersistentDataset" in r.getMessage()]
     assert len(said) == 1 and f"caching to {folder}" in said[0]
@@ -88,3 +89,21 @@ def test_cached_items_keep_their_metadata_and_a_changed_transform_is_not_reused(
     other = dataset(_transform(2.0))[0]["image"]
     assert len(list(folder.glob("*.pt"))) == 2
     assert other.shape != cached.shape
+
+
+def test_a_transform_that_cannot_be_pickled_still_keys_the_cache():
+    def local(offset: float) -> MapTransform:
+        class Shift(MapTransform):  # defined in a function: pickle refuses it
+            def __init__(self) -> None:
+                super().__init__("image")
+                self.offset = offset
+
+            def __call__(self, data):
+                return data
+
+        return Shift()
+
+    same = transform_hash([LoadImaged("image"), local(1.0)])
+    assert same == transform_hash([LoadImaged("image"), local(1.0)])
+    assert same != transform_hash([LoadImaged("image"), local(2.0)])
+    assert same != transform_hash([LoadImaged("label"), local(1.0)])
