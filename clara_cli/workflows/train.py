@@ -72,6 +72,7 @@ def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResu
     With `options.resume` the run continues from the newest checkpoint in MMAR_CKPT_DIR;
     with `dont_load_ckpt_model: false` it starts from MMAR_CKPT's weights (finetuning).
     """
+    from clara_cli.engine.empty_shard import join_evaluation_with_empty_shards
     from clara_cli.engine.epoch_log import EpochLog
     from clara_cli.engine.handlers import EpochProgress, History
     from clara_cli.engine.resume import ResumeCheckpointer
@@ -88,6 +89,7 @@ def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResu
         trainer = train_section.get("trainer")
         evaluator = validate_section.get_optional("evaluator") if validate_section else None
         dist = session.dist
+        join_evaluation_with_empty_shards(evaluator, dist.world_size)
         key_metric = _key_metric_name(evaluator)
         history = History(key_metric, reduce_loss=lambda x: _mean_over_ranks(dist, x))
         history.attach(trainer, evaluator)
