@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from clara_cli.cli.errors import configure_logging
-from clara_cli.cli.options import device_option, launch_options, mmar_options, output_options
+from clara_cli.cli.options import (
+    device_option,
+    launch_options,
+    mmar_options,
+    model_choice_options,
+    output_options,
+)
 from clara_cli.cli.overrides import ClaraCommand, parse_overrides
 
 if TYPE_CHECKING:
@@ -59,6 +65,7 @@ def _prompts(
 @click.command("infer", cls=ClaraCommand)
 @mmar_options("config/config_inference.json")
 @output_options
+@model_choice_options
 @click.option(
     "-i",
     "--input",
@@ -112,6 +119,8 @@ def command(
     env_path: str,
     overrides: tuple[str, ...],
     debug: bool,
+    checkpoint: str | None,
+    model: str | None,
     input_path: Path | None,
     output_dir: Path | None,
     probabilities: bool,
@@ -126,7 +135,9 @@ def command(
 
     The model comes from MMAR_CKPT or the export (MMAR_TORCHSCRIPT, or MMAR_PT2 when that is
     the one written), whichever loader the config enables
-    (dont_load_ckpt_model / dont_load_ts_model). The segmentations have the input's size,
+    (dont_load_ckpt_model / dont_load_ts_model); --model ckpt|ts|onnx|pt2 and
+    --checkpoint best|final|PATH choose it by name (they set those keys; a --set that
+    contradicts them is refused, exit 2). The segmentations have the input's size,
     spacing, origin and direction, so they overlay it in 3D Slicer or ITK-SNAP. An input that
     cannot be read is reported and skipped; the exit code is then 1.
 
@@ -137,6 +148,8 @@ def command(
     Examples:
       clara infer -m mmars/clara_pt_spleen_ct_segmentation -i scan.nii.gz -o out
       clara infer -m MMAR -i imagesTs/ --probabilities
+      clara infer -m MMAR -i scans/ -o out --checkpoint best
+      clara infer -m MMAR -i scans/ -o out --model pt2
       clara infer -m MMAR --set dont_load_ts_model=false dont_load_ckpt_model=true
       clara infer -m mmars/clara_pt_deepgrow_3d_annotation -i scan.nii.gz --fg 120,88,31 --bg 140,90,31
       clara infer -m mmars/clara_pt_deepgrow_3d_annotation -i scans/ --clicks clicks.json
@@ -155,7 +168,11 @@ def command(
     from clara_cli.workflows.session import RunRequest
 
     options = InferOptions(input_path, output_dir, probabilities, prompts=prompts)
-    request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), device)
+    from clara_cli.workflows.model_choice import ModelChoice, model_overrides
+
+    chosen = ModelChoice(checkpoint, model)
+    values = model_overrides(chosen, parse_overrides(overrides), mmar_root, config_path, env_path)
+    request = RunRequest(mmar_root, config_path, env_path, values, device)
     result = run_for_archive("infer", request, options, LaunchOptions(**launch), debug)
     if result is None:  # not rank 0: rank 0 reports
         return
