@@ -38,13 +38,16 @@ def command(
     """Score the MMAR's model on the validation list (config/config_validation.json).
 
     The model comes from the export (MMAR_TORCHSCRIPT, or MMAR_PT2 when that is the one
-    written) or MMAR_CKPT, whichever loader the config enables
-    (dont_load_ts_model / dont_load_ckpt_model); --model ckpt|ts|onnx|pt2 and
-    --checkpoint best|final|PATH choose it by name (they set those keys, which --set can
-    still set; a --set that contradicts them is refused, exit 2). Writes under MMAR_EVAL_OUTPUT_PATH:
-    metrics_per_case.csv (Dice and HD95 per case and class), metrics_summary.json,
-    dice_per_case.png and overlays/<case>.png; prints the summary. With --gpus N each process
-    scores its own share of the cases and the scores are gathered over the whole list.
+    written) or MMAR_CKPT, whichever loader the config enables (dont_load_ts_model /
+    dont_load_ckpt_model); --model ckpt|ts|onnx|pt2 and --checkpoint best|final|PATH choose
+    it by name (they set those keys; a --set that contradicts them is refused, exit 2).
+
+    Writes under MMAR_EVAL_OUTPUT_PATH: metrics_per_case.csv (per case: image and label
+    files, Dice and HD95 per class, label and predicted volume in mL per class on the grid
+    the metrics are computed on), metrics_summary.json, dice_per_case.png,
+    overlays/<case>.png and report.html (all of it on one self-contained page); prints the
+    summary. With --gpus N each process scores its own share of the cases and the scores
+    are gathered over the whole list.
 
     \b
     Examples:
