@@ -85,6 +85,13 @@ def _prompts(
     "--probabilities", is_flag=True, help="Also write the soft output as <case>_prob.nii.gz."
 )
 @click.option(
+    "--continue",
+    "continue_run",
+    is_flag=True,
+    help="Skip the cases an earlier run into the output folder finished: manifest.csv says "
+    "ok and the output is complete and on the input's grid (anything else runs again).",
+)
+@click.option(
     "--fg",
     "foreground",
     type=PointParam(),
@@ -124,6 +131,7 @@ def command(
     input_path: Path | None,
     output_dir: Path | None,
     probabilities: bool,
+    continue_run: bool,
     foreground: tuple[tuple[float, ...], ...],
     background: tuple[tuple[float, ...], ...],
     mm: bool,
@@ -141,6 +149,11 @@ def command(
     spacing, origin and direction, so they overlay it in 3D Slicer or ITK-SNAP. An input that
     cannot be read is reported and skipped; the exit code is then 1.
 
+    manifest.csv in the output folder gets one row per case as soon as it is done: case,
+    input, output, seconds, status (ok/failed), error, and the volume in mL of each class
+    (volume_ml_<class>, counted on the output's grid, which is the input's). --continue
+    skips the cases whose row says ok and whose output is complete.
+
     Click models (DeepGrow) segment the structure under the clicks: --fg/--bg for one image,
     --clicks FILE for many; other models refuse clicks.
 
@@ -148,6 +161,7 @@ def command(
     Examples:
       clara infer -m mmars/clara_pt_spleen_ct_segmentation -i scan.nii.gz -o out
       clara infer -m MMAR -i imagesTs/ --probabilities
+      clara infer -m MMAR -i imagesTs/ -o out --continue
       clara infer -m MMAR -i scans/ -o out --checkpoint best
       clara infer -m MMAR -i scans/ -o out --model pt2
       clara infer -m MMAR --set dont_load_ts_model=false dont_load_ckpt_model=true
@@ -167,7 +181,9 @@ def command(
     from clara_cli.workflows.infer import InferOptions
     from clara_cli.workflows.session import RunRequest
 
-    options = InferOptions(input_path, output_dir, probabilities, prompts=prompts)
+    options = InferOptions(
+        input_path, output_dir, probabilities, prompts=prompts, skip_done=continue_run
+    )
     from clara_cli.workflows.model_choice import ModelChoice, model_overrides
 
     chosen = ModelChoice(checkpoint, model)
@@ -177,9 +193,11 @@ def command(
     if result is None:  # not rank 0: rank 0 reports
         return
     done = len(result.cases) - len(result.failed)
-    mean = sum(case.seconds for case in result.cases) / max(len(result.cases), 1)
+    ran = [case for case in result.cases if not case.skipped]
+    mean = sum(case.seconds for case in ran) / max(len(ran), 1)
+    skipped = f", {len(result.skipped)} done earlier" if result.skipped else ""
     click.echo(
-        f"{done} of {len(result.cases)} case(s) segmented ({mean:.1f} s per case) "
+        f"{done} of {len(result.cases)} case(s) segmented ({mean:.1f} s per case{skipped}) "
         f"-> {result.output_dir}"
     )
     if result.failed:

@@ -60,7 +60,13 @@ def test_a_corrupt_input_is_reported_and_the_others_are_written(phantom_dir, mod
     )
     assert "Traceback" not in result.output
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert written == ["run.json", "run.log", "spleen_01_seg.nii.gz", "spleen_02_seg.nii.gz"]
+    assert written == [
+        "manifest.csv",
+        "run.json",
+        "run.log",
+        "spleen_01_seg.nii.gz",
+        "spleen_02_seg.nii.gz",
+    ]
     record = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
     assert record["result"]["failed_cases"] == ["spleen_00"]
 
