@@ -94,6 +94,12 @@ def test_two_worker_processes_share_out_the_inputs(phantom_dir, model, tmp_path)
     for image in sorted(images.iterdir()):
         seg = sitk.ReadImage(str(out / image.name.replace(".nii.gz", "_seg.nii.gz")))
         assert seg.GetSize() == sitk.ReadImage(str(image)).GetSize()
+    # One manifest, every rank's rows in input order; the per-rank partials are gone.
+    lines = (out / "manifest.csv").read_text(encoding="utf-8").splitlines()
+    names = sorted(image.name.replace(".nii.gz", "") for image in images.iterdir())
+    assert [line.split(",")[0] for line in lines[1:]] == names
+    assert all(line.split(",")[4] == "ok" for line in lines[1:])
+    assert not list(out.glob(".manifest-rank*"))
 
 
 @pytest.mark.parametrize("inside", ["", "seg"])
