@@ -104,3 +104,14 @@ def test_without_continue_every_case_runs_again(setup):
     infer(request, InferOptions(input=images, output_dir=out))
     result = infer(request, InferOptions(input=images, output_dir=out))
     assert result.skipped == [] and len(result.cases) == 3
+
+
+def test_click_models_refuse_continue(tmp_path):
+    from clara_cli.errors import ConfigError
+    from clara_cli.families.deepgrow.infer import infer_with_clicks
+
+    deepgrow = SPLEEN.parent / "clara_pt_deepgrow_3d_annotation"
+    request = RunRequest(deepgrow, "config/config_inference.json", device="cpu")
+    with pytest.raises(ConfigError, match="is a click model: .*--continue"):
+        infer_with_clicks(request, InferOptions(output_dir=tmp_path / "out", skip_done=True))
+    assert not (tmp_path / "out").exists()
