@@ -243,7 +243,8 @@ def model_choice_options(fn: F) -> F:
         type=click.Choice(["ckpt", "ts", "onnx", "pt2"]),
         default=None,
         help="Which model file: ckpt (MMAR_CKPT), ts (TorchScript, MMAR_TORCHSCRIPT), onnx "
-        "(models/model.onnx, run by onnxruntime) or pt2 (MMAR_PT2, torch.export).  "
+        "(MMAR_TORCHSCRIPT with the suffix .onnx, as clara export writes it; run by "
+        "onnxruntime) or pt2 (MMAR_PT2, torch.export).  "
         "[default: the config's choice, dont_load_ts_model / dont_load_ckpt_model]",
     )(fn)
     fn = click.option(
@@ -251,7 +252,8 @@ def model_choice_options(fn: F) -> F:
         "checkpoint",
         default=None,
         metavar="best|final|PATH",
-        help="Load a training checkpoint: best (best key metric, models/model.pt), final "
-        "(models/model_final.pt) or a file; implies --model ckpt.  [default: MMAR_CKPT]",
+        help="Load a training checkpoint: best (best key metric) or final (last epoch), as "
+        "config_train.json's CheckpointSaver names them in MMAR_CKPT_DIR (model.pt, "
+        "model_final.pt), or a file; implies --model ckpt.  [default: MMAR_CKPT]",
     )(fn)
     return fn

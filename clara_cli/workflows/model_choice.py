@@ -17,8 +17,9 @@ from clara_cli.errors import ConfigError, OverrideError
 
 MODEL_FORMATS = ("ckpt", "ts", "onnx", "pt2")
 CHECKPOINTS = ("best", "final")
-#: The checkpoint names when config_train.json's CheckpointSaver names none (Clara's names).
-DEFAULT_NAMES = {"best": "model.pt", "final": "model_final.pt"}
+#: The checkpoint names when config_train.json's CheckpointSaver names none: the names clara's
+#: wiring gives them (engine/wiring/defaults.py, not imported here: it loads MONAI).
+DEFAULT_NAMES = {"best": "model.pt", "final": "final_model.pt"}
 _NAME_ARGS = {"best": "key_metric_filename", "final": "final_filename"}
 _WHAT = {"ckpt": "checkpoint", "ts": "TorchScript", "onnx": "ONNX", "pt2": "pt2"}
 

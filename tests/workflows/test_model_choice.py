@@ -109,3 +109,19 @@ def test_a_config_without_an_export_loader_refuses_an_export(mmar):
     path.write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(ConfigError, match="no enabled pt2 loader"):
         _choose(mmar, model="pt2")
+
+
+def test_default_names_are_the_ones_the_wiring_gives_the_saver():
+    from clara_cli.engine.wiring.defaults import CLARA_CHECKPOINT_NAMES
+    from clara_cli.workflows.model_choice import DEFAULT_NAMES
+
+    assert DEFAULT_NAMES["best"] == CLARA_CHECKPOINT_NAMES["key_metric_filename"][1]
+    assert DEFAULT_NAMES["final"] == CLARA_CHECKPOINT_NAMES["final_filename"][1]
+
+
+def test_a_saver_without_file_names_gets_the_wiring_names(mmar):
+    train = mmar / "config" / "config_train.json"
+    text = train.read_text(encoding="utf-8").replace('"final_filename"', '"unused_name"')
+    train.write_text(text, encoding="utf-8")
+    (mmar / "models" / "final_model.pt").write_bytes(b"x")
+    assert _choose(mmar, "final")["MMAR_CKPT"] == str(mmar / "models" / "final_model.pt")
