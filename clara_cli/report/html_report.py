@@ -51,7 +51,8 @@ class ReportInputs:
         about: label -> value lines under the title (MMAR, config, model file, ...).
         dice_chart: the per-case Dice PNG.
         overlays: case -> its overlay PNG.
-        curves: the training curves PNG, when found, and where it came from.
+        curves: the training curves PNG, when found.
+        curves_source: where they came from (train_curves.png, or the event files).
     """
 
     title: str
@@ -59,6 +60,7 @@ class ReportInputs:
     dice_chart: Path | None = None
     overlays: dict[str, Path] = field(default_factory=dict)
     curves: Path | None = None
+    curves_source: str = ""
 
 
 def write_html_report(
@@ -83,9 +85,10 @@ def write_html_report(
         "<h2>Dice per case</h2>",
         _figure(inputs.dice_chart, "Dice per case; dashed lines: class means"),
         "<h2>Training curves</h2>",
-        _figure(inputs.curves, f"from {inputs.curves}" if inputs.curves else "")
+        _figure(inputs.curves, f"from {inputs.curves_source or inputs.curves}")
         if inputs.curves
-        else "<p>No training curves found (train_curves.png in MMAR_CKPT_DIR).</p>",
+        else "<p>No training curves found (train_curves.png or TensorBoard event files in "
+        "MMAR_CKPT_DIR).</p>",
         "<h2>Overlays</h2>",
         _overlays(rows, inputs.overlays),
         "<h2>Cases</h2>",

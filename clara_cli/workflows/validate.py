@@ -105,6 +105,7 @@ def _write_html_report(
     session: Session, rows: list[dict[str, Any]], summary: dict[str, Any], output_dir: Path
 ) -> Path:
     """eval/report.html, from the figures `_write_report` just wrote."""
+    from clara_cli.report.event_curves import training_curves
     from clara_cli.report.html_report import ReportInputs, write_html_report
     from clara_cli.workflows.run_record import models_read
 
@@ -113,18 +114,16 @@ def _write_html_report(
     models = models_read("validate", mmar)
     if models:
         about["model"] = ", ".join(str(m) for m in models)
-    curves = None
     ckpt_dir = session.var("MMAR_CKPT_DIR")
-    if ckpt_dir and (Path(ckpt_dir) / "train_curves.png").is_file():
-        curves = Path(ckpt_dir) / "train_curves.png"
+    curves = training_curves(Path(ckpt_dir) if ckpt_dir else None, output_dir / "train_curves.png")
     overlays = {
         row["case"]: output_dir / "overlays" / f"{row['case']}.png"
         for row in rows
         if (output_dir / "overlays" / f"{row['case']}.png").is_file()
     }
-    inputs = ReportInputs(
-        mmar.mmar_root.name, about, output_dir / "dice_per_case.png", overlays, curves
-    )
+    inputs = ReportInputs(mmar.mmar_root.name, about, output_dir / "dice_per_case.png", overlays)
+    if curves is not None:
+        inputs.curves, inputs.curves_source = curves
     return write_html_report(rows, summary, inputs, output_dir / "report.html")
 
 
