@@ -59,6 +59,8 @@ def plot_event_scalars(
 ) -> Path:
     """One panel per scalar tag (loss tags first), each against its own logged step."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     tags = sorted(scalars, key=lambda tag: ("loss" not in tag.lower(), tag))[:MAX_PANELS]
     fig, axes = plt.subplots(len(tags), 1, figsize=(8, 2.6 * len(tags) + 0.6), squeeze=False)
     for ax, tag in zip(axes[:, 0], tags, strict=True):
@@ -66,5 +68,6 @@ def plot_event_scalars(
         ax.plot(steps, values, marker="o" if len(steps) <= 30 else None, ms=3)
         ax.set_title(f"{tag} (last {values[-1]:.4f})", fontsize=10)
         ax.set_xlabel("step as logged (iterations for losses, epochs for metrics)", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     return _save(fig, path)
