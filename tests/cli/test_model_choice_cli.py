@@ -40,6 +40,9 @@ def mmar(tmp_path: Path) -> Path:
         output_names=["output"],
         dynamic_axes={"input": axes, "output": axes},
     )
+    from clara_cli.export.pt2 import export_pt2
+
+    export_pt2(ThresholdNet(), [1, 1, 32, 32, 32], models / "model.pt2")
     return root
 
 
@@ -49,19 +52,21 @@ def _infer(mmar: Path, image: Path, out: Path, *options: str):
     return CliRunner().invoke(cli, [*args, *options])
 
 
-def test_model_onnx_segments_like_the_torchscript_export(mmar, phantom_dir, tmp_path):
+@pytest.mark.parametrize("model", ["onnx", "pt2"])
+def test_each_export_segments_like_the_torchscript_export(mmar, phantom_dir, tmp_path, model):
     image = phantom_dir / "imagesTr" / "spleen_01.nii.gz"
     ts = _infer(mmar, image, tmp_path / "ts", "--model", "ts")
-    onnx = _infer(mmar, image, tmp_path / "onnx", "--model", "onnx")
+    other = _infer(mmar, image, tmp_path / model, "--model", model)
     assert ts.exit_code == 0, ts.output
-    assert onnx.exit_code == 0, onnx.output
+    assert other.exit_code == 0, other.output
     read = [
         sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / d / "spleen_01_seg.nii.gz")))
-        for d in ("ts", "onnx")
+        for d in ("ts", model)
     ]
     assert read[0].any()
     np.testing.assert_array_equal(read[0], read[1])
-    assert "model.onnx" in (tmp_path / "onnx" / "run.json").read_text(encoding="utf-8")
+    record = (tmp_path / model / "run.json").read_text(encoding="utf-8")
+    assert f"model.{model}" in record and "model.ts" not in record
 
 
 def test_a_contradicting_set_is_a_usage_error(mmar, phantom_dir, tmp_path):
