@@ -45,7 +45,8 @@ def cache_summary(dataset: Any) -> str | None:
         each = nbytes(sample)
         estimate = (
             f"caching all would take about {_size(each * total)} "
-            f"({_size(each)} per item, from one cached item)"
+            f"({_size(each)} per item, from one cached item); raise cache_num/cache_rate "
+            "if that fits in memory"
         )
     return (
         f"{cached} of {total} items cached (cache_num/cache_rate); the other {total - cached} "
