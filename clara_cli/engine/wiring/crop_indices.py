@@ -12,7 +12,9 @@ The indices are computed from the same label (and image, when the crop threshold
 crop's own settings, so the same seed gives the same crops. The crops pop the index keys before
 copying the rest of the item, so the indices never reach the batch (they differ in length per
 case and could not be collated). An item beyond ``cache_num`` runs the whole list, indices
-included: the same work the crop did before.
+included: the same work the crop did before. The price is memory: MONAI's indices are int64,
+one per voxel of the label (foreground plus background), so a cached float32 image and label
+take about twice as much; the line saying so names it.
 """
 
 from __future__ import annotations
@@ -117,7 +119,8 @@ def with_cached_crop_indices(transform: Any, where: str = "") -> Any:
     rewritten = [*steps[:first], step, *steps[first:]]
     log.info(
         "%s%s: %s indices of %r computed once and cached with each item (%s inserted before "
-        "the crop); same crops, no search of the whole label per sample",
+        "the crop); same crops, no search of the whole label per sample; the cache holds "
+        "up to 8 more bytes per label voxel (int64 indices)",
         f"{where}: " if where else "",
         type(crop).__name__,
         what,
