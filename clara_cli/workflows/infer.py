@@ -150,11 +150,19 @@ def refuse_prompts(request: RunRequest, options: InferOptions) -> None:
 
 def _pipeline(session: Any) -> Pipeline:
     from clara_cli.engine.amp import resolve_amp
+    from clara_cli.mmar.variables import truthy
     from clara_cli.workflows.sections import evaluation_section
 
     section = evaluation_section(session, "infer", ("pre_transforms", "inferer"))
     amp = resolve_amp(bool(session.var("amp", False)), session.dist.device)
-    return build_pipeline(section, session.dist.device, amp.dtype if amp.enabled else None)
+    pipeline = build_pipeline(
+        section,
+        session.dist.device,
+        amp.dtype if amp.enabled else None,
+        windows_per_pass=int(session.var("windows_per_pass", 0) or 0),
+    )
+    pipeline.labels_first = truthy(session.var("labels_first", False))
+    return pipeline
 
 
 def _run_cases(
