@@ -68,6 +68,7 @@ KNOWN: dict[str, Callable[[Any], str | None]] = {
     "amp": _switch,
     "compile": _switch,
     "windows_per_pass": _whole(0),
+    "channels_last": _switch,
     "labels_first": _switch,
     "multi_gpu": _switch,
     "dont_load_ckpt_model": _switch,

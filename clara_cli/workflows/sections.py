@@ -17,7 +17,8 @@ def section_runtime(session: Session, amp_requested: bool) -> Any:
 
     `amp_requested` is the config's `amp`: CUDA AMP in MONAI's engines, or CPU bf16 autocast
     around the network (see engine/amp.py). The variable `compile` (`clara train --compile`)
-    runs the training network through torch.compile (see engine/compiled.py).
+    runs the training network through torch.compile (see engine/compiled.py); `channels_last`
+    keeps its convolution weights channels-last (see engine/network.py).
     """
     from clara_cli.engine.amp import resolve_amp
     from clara_cli.engine.network import NetworkPreparer
@@ -37,6 +38,7 @@ def section_runtime(session: Session, amp_requested: bool) -> Any:
             dist,
             amp.dtype if amp.enabled and amp.device_type == "cpu" else None,
             compile=truthy(session.var("compile", False)),
+            channels_last=truthy(session.var("channels_last", False)),
         ),
     )
     return Runtime(dist.rank, dist.world_size, str(dist.device), wiring.hooks())
