@@ -154,7 +154,7 @@ def run_reference(ckpt: Path, image: Path, out: Path, sw_batch: int) -> dict[str
 
 
 def run_clara(
-    ckpt: Path, image: Path, out: Path, sw_batch: int, bf16: bool, windows_per_pass: int = 0
+    ckpt: Path, image: Path, out: Path, sw_batch: int, bf16: bool, windows_per_pass: int = -1
 ) -> dict[str, float]:
     """`clara infer` as the CLI runs it (the library function under the command)."""
     from clara_cli.workflows.infer import InferOptions, infer
@@ -169,8 +169,9 @@ def run_clara(
         "roi_size": ROI,
         "sw_batch_size": sw_batch,
         "amp": bf16,
-        "windows_per_pass": windows_per_pass,
     }
+    if windows_per_pass >= 0:
+        overrides["windows_per_pass"] = windows_per_pass
     request = RunRequest(MMAR, "config/config_inference.json", overrides=overrides, device="cpu")
     result = infer(request, InferOptions(input=image, output_dir=out, progress=False))
     (case,) = result.cases
@@ -180,7 +181,7 @@ def run_clara(
 
 
 def child_main(
-    variant: str, ckpt: Path, image: Path, out: Path, sw_batch: int, windows_per_pass: int = 0
+    variant: str, ckpt: Path, image: Path, out: Path, sw_batch: int, windows_per_pass: int = -1
 ) -> None:
     """One measured run in this process; prints its result as JSON on the last line."""
     import logging
@@ -231,8 +232,8 @@ def main() -> None:
     parser.add_argument(
         "--windows-per-pass",
         type=int,
-        default=0,
-        help="clara's windows per forward pass (0: sw_batch at once; peak memory falls with it).",
+        default=-1,
+        help="clara's windows per forward pass (0: sw_batch at once, -1: clara's default).",
     )
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--image", type=Path, help=argparse.SUPPRESS)
@@ -250,7 +251,7 @@ def main() -> None:
     ckpt = args.ckpt or train_checkpoint(work)
     print(
         f"phantom {image}, weights {ckpt}; pixdim {PIXDIM}, roi {ROI}, overlap {OVERLAP}, "
-        f"sw_batch {args.sw_batch}, clara windows per pass {args.windows_per_pass or 'all'}; "
+        f"sw_batch {args.sw_batch}, clara windows per pass {args.windows_per_pass}; "
         f"{os.cpu_count()} CPU(s)",
         flush=True,
     )

@@ -19,6 +19,11 @@ from clara_cli.errors import first_line, root_cause
 
 log = logging.getLogger("clara")
 
+#: Windows per forward pass on a CPU when the config does not say (`windows_per_pass`): the
+#: spleen MMAR's AHNet on 4 windows of 96^3 peaked at 3.6 GB, in passes of 2 at 2.2 GB, no
+#: slower (benchmarks/bench_infer.py --windows-per-pass).
+CPU_WINDOWS_PER_PASS = 2
+
 SEG_SUFFIX = "_seg.nii.gz"
 PROB_SUFFIX = "_prob.nii.gz"
 

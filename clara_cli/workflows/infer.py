@@ -159,10 +159,20 @@ def _pipeline(session: Any) -> Pipeline:
         section,
         session.dist.device,
         amp.dtype if amp.enabled else None,
-        windows_per_pass=int(session.var("windows_per_pass", 0) or 0),
+        windows_per_pass=_windows_per_pass(session),
     )
     pipeline.labels_first = truthy(session.var("labels_first", False))
     return pipeline
+
+
+def _windows_per_pass(session: Any) -> int:
+    """The `windows_per_pass` variable; unset: CPU_WINDOWS_PER_PASS on a CPU, all on a GPU."""
+    from clara_cli.engine.inference import CPU_WINDOWS_PER_PASS
+
+    value = session.var("windows_per_pass")
+    if value is None:
+        return CPU_WINDOWS_PER_PASS if session.dist.device.type == "cpu" else 0
+    return int(value)
 
 
 def _run_cases(

@@ -41,3 +41,19 @@ def test_window_passes_join_tuple_outputs_and_refuse_a_size_below_one():
     assert torch.equal(doubled, x * 2) and torch.equal(shifted, x + 1)
     with pytest.raises(ValueError, match=">= 1"):
         WindowPasses(torch.nn.Identity(), 0)
+
+
+def test_clara_infer_runs_two_windows_per_pass_on_a_cpu_unless_told():
+    from types import SimpleNamespace
+
+    from clara_cli.workflows.infer import _windows_per_pass
+
+    def session(device: str, **variables: object) -> SimpleNamespace:
+        return SimpleNamespace(
+            var=lambda name, default=None: variables.get(name, default),
+            dist=SimpleNamespace(device=torch.device(device)),
+        )
+
+    assert _windows_per_pass(session("cpu")) == 2
+    assert _windows_per_pass(session("cpu", windows_per_pass=0)) == 0
+    assert _windows_per_pass(session("meta")) == 0  # GPUs: the inferer's batches as they come
