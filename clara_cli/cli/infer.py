@@ -126,7 +126,9 @@ def command(
 
     The model comes from MMAR_CKPT or the export (MMAR_TORCHSCRIPT, or MMAR_PT2 when that is
     the one written), whichever loader the config enables
-    (dont_load_ckpt_model / dont_load_ts_model). The segmentations have the input's size,
+    (dont_load_ckpt_model / dont_load_ts_model). An export made by clara records the
+    preprocessing it was trained with (spacing, orientation, intensity window, ROI, classes):
+    it is used in place of the config's values, and each change is printed. The segmentations have the input's size,
     spacing, origin and direction, so they overlay it in 3D Slicer or ITK-SNAP. An input that
     cannot be read is reported and skipped; the exit code is then 1.
 
