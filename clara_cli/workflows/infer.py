@@ -92,7 +92,7 @@ def infer(request: RunRequest, options: InferOptions | None = None) -> Inference
         DataError: the inputs cannot be listed.
 
     Example:
-        >>> request = RunRequest(Path("mmars/spleen"), "config/config_inference.json")
+        >>> request = RunRequest(Path("mmars/clara_pt_spleen_ct_segmentation"), "config/config_inference.json")
         >>> infer(request, InferOptions(input=Path("scan.nii.gz"), output_dir=Path("out")))
     """
     from clara_cli.io.datalist import shard
