@@ -92,7 +92,7 @@ def export_mmar(
         ClaraError: the export fails or differs from the eager model (nothing is written).
 
     Example:
-        >>> request = RunRequest(Path("mmars/spleen"), "config/config_train.json", device="cpu")
+        >>> request = RunRequest(Path("mmars/clara_pt_spleen_ct_segmentation"), "config/config_train.json", device="cpu")
         >>> for result in export_mmar(request, ["pt2", "onnx"]):
         ...     print(result.describe())
     """
@@ -137,22 +137,26 @@ def export_metadata(session: Session, checkpoint: Path) -> dict[str, Any]:
         conf, source = train_conf, f"{session.mmar.config_file} (as saved in {checkpoint.name})"
     else:
         conf, source = session.conf, str(session.mmar.config_file)
-    meta = preprocessing_metadata(conf, _plain_variables(session), source)
+    meta = preprocessing_metadata(conf, _plain_variables(session, conf), source)
     log.info("preprocessing stored in the export: %s", describe(meta))
     return meta
 
 
-def _plain_variables(session: Session) -> dict[str, Any]:
-    names = session.var("class_names") or _dataset_labels(session)
-    return {"patch_size": session.var("patch_size"), "class_names": names}
+def _plain_variables(session: Session, conf: dict[str, Any]) -> dict[str, Any]:
+    dataset = (conf.get("train") or {}).get("dataset") or {}
+    # The training's datalist (as resolved in the checkpoint), else this run's.
+    datalist = dataset.get("data_list_file_path") if isinstance(dataset, dict) else None
+    # Top-level values as the checkpoint saved them (resolved), else this run's.
+    names = conf.get("class_names") or session.var("class_names")
+    names = names or _dataset_labels(datalist or session.var("DATASET_JSON"))
+    return {"patch_size": conf.get("patch_size", session.var("patch_size")), "class_names": names}
 
 
-def _dataset_labels(session: Session) -> list[str] | None:
+def _dataset_labels(datalist: Any) -> list[str] | None:
     """Class names 1..K from the MSD `dataset.json` "labels" beside the datalist, if any."""
     import json
 
-    datalist = session.var("DATASET_JSON")
-    if not datalist:
+    if not isinstance(datalist, str) or not datalist:
         return None
     candidate = Path(datalist).parent / "dataset.json"
     try:

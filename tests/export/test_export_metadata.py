@@ -165,6 +165,7 @@ def exported_41(mmar_41: Path) -> Path:
     return mmar_41
 
 
+@pytest.mark.slow
 def test_clara_export_records_the_training_preprocessing(exported_41):
     meta = read_metadata(exported_41 / "models" / "model.ts")
     assert meta is not None
@@ -173,8 +174,11 @@ def test_clara_export_records_the_training_preprocessing(exported_41):
     assert meta["intensity"][0]["args"]["a_min"] == -57
     assert meta["patch_size"] == [16, 16, 16] and meta["out_channels"] == 2
     assert "config_train.json" in meta["source_config"]
+    # No class_names variable: the names of the MSD dataset.json beside the datalist
+    assert meta["class_names"] == ["spleen"]
 
 
+@pytest.mark.slow
 def test_infer_from_the_export_uses_its_preprocessing(exported_41, tmp_path):
     import SimpleITK as sitk
 
