@@ -75,7 +75,7 @@ def preprocessing_metadata(
     if roi is not None:
         meta["roi_size"] = roi
     patch = variables.get("patch_size")
-    if _int_list(patch):
+    if isinstance(patch, list) and _int_list(patch):
         meta["patch_size"] = list(patch)
     network = (conf.get("train") or {}).get("model")
     if isinstance(network, dict):
@@ -206,7 +206,7 @@ def _inferer_roi(conf: Mapping[str, Any]) -> list[int] | None:
     for section in ("validate", "train"):
         inferer = (conf.get(section) or {}).get("inferer")
         roi = _args(inferer).get("roi_size") if isinstance(inferer, dict) else None
-        if _int_list(roi):
+        if isinstance(roi, list) and _int_list(roi):
             return list(roi)
     return None
 
