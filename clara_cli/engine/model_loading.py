@@ -69,7 +69,8 @@ def enabled_export(spec: Any, session: Any) -> Path | None:
             return Path(item["pt2_path"])
         if "ts_path" in item:
             path = Path(item["ts_path"])
-            if path.suffix != ".pt2" and not path.is_file() and pt2_path(session, path).is_file():
+            fallback = path.suffix not in (".pt2", ".onnx") and not path.is_file()
+            if fallback and pt2_path(session, path).is_file():
                 return pt2_path(session, path)
             return path
         return None
@@ -79,10 +80,14 @@ def enabled_export(spec: Any, session: Any) -> Path | None:
 def load_exported(path: Path, session: Any) -> Any:
     """The exported model a `ts_path` loader names: TorchScript, or the pt2 export.
 
-    A `.pt2` path is loaded with torch.export; a missing TorchScript file is replaced by the
+    A `.pt2` path is loaded with torch.export, an `.onnx` path with onnxruntime; a missing TorchScript file is replaced by the
     pt2 export when that exists (MMAR_PT2, else `path` with the suffix .pt2).
     """
     device = session.dist.device
+    if path.suffix == ".onnx":
+        from clara_cli.engine.onnx_model import load_onnx
+
+        return load_onnx(path)
     if path.suffix == ".pt2":
         return _load_pt2(path, device)
     if not path.is_file():

@@ -108,8 +108,10 @@ def read_metadata(path: str | Path) -> dict[str, Any] | None:
     path = Path(path)
     text: str | None = None
     if path.suffix == ".onnx":
-        import onnx
-
+        try:
+            import onnx
+        except ImportError:  # onnxruntime alone runs the model; without onnx, no metadata
+            return None
         model = onnx.load(str(path), load_external_data=False)
         text = next((p.value for p in model.metadata_props if p.key == METADATA_NAME), None)
     elif zipfile.is_zipfile(path):
