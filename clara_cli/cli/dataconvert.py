@@ -144,18 +144,22 @@ def command(
         FAILED,
         ConvertOptions,
         check_folders,
+        check_output_suffix,
         collect,
         find_jobs,
         format_report,
         iter_convert,
+        remove_stale_staging,
     )
 
     if is_label and (n4 or bspline):
         raise click.UsageError("-l (labels) cannot be combined with --n4 or --bspline")
     try:
         check_folders(source_dir, output_dir)
-    except DataError as err:  # -d and -o that overlap: the options contradict each other
+        check_output_suffix(output_suffix)
+    except DataError as err:  # -d and -o that overlap, or -e no format: wrong options
         raise click.UsageError(str(err)) from None
+    remove_stale_staging(output_dir)
     options = ConvertOptions(
         spacing=spacing,
         is_label=is_label,
@@ -190,6 +194,9 @@ def command(
         report = collect(jobs, tracked())
     click.echo(format_report(report))
     if report.failed:
+        first = report.failed[0].job.name
+        more = f" and {len(report.failed) - 1} more" if len(report.failed) > 1 else ""
         raise click.ClickException(
-            f"{len(report.failed)} of {len(jobs)} input(s) failed; see the table above"
+            f"{len(report.failed)} of {len(jobs)} input(s) failed: {first}{more}; "
+            "see the table above"
         )

@@ -132,7 +132,8 @@ def launch_options(fn: F) -> F:
 
     The command receives them as keyword arguments named like the options (`gpus`, `nproc`,
     `nnodes`, `node_rank`, `master_addr`, `master_port`, `rdzv_endpoint`). `--gpus` with
-    `--nproc` is a usage error (exit 2), reported before anything is loaded.
+    `--nproc`, or a `--node-rank` outside `--nnodes`, is a usage error (exit 2), reported
+    before anything is loaded.
     """
 
     @functools.wraps(fn)
@@ -142,6 +143,12 @@ def launch_options(fn: F) -> F:
             raise click.UsageError(
                 f"--gpus {gpus} and --nproc {nproc} both set the number of processes; "
                 "give one of them"
+            )
+        nnodes, node_rank = kwargs.get("nnodes") or 1, kwargs.get("node_rank") or 0
+        if node_rank >= nnodes:
+            raise click.BadParameter(
+                f"must be between 0 and {nnodes - 1} (--nnodes {nnodes}), not {node_rank}",
+                param_hint="'--node-rank'",
             )
         return fn(*args, **kwargs)
 

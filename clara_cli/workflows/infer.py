@@ -116,7 +116,6 @@ def infer(request: RunRequest, options: InferOptions | None = None) -> Inference
         overlap = output_overlap(options.input, output_dir)
         if overlap:
             raise DataError(overlap)
-        pipeline = _pipeline(session)
         dataset = session.conf.get("dataset")
         cases = collect_cases(
             options.input,
@@ -124,6 +123,7 @@ def infer(request: RunRequest, options: InferOptions | None = None) -> Inference
             session.var("DATA_ROOT"),
             str(session.mmar.config_file),
         )
+        pipeline = _pipeline(session)  # after the inputs: a wrong -i fails before the model loads
         mine = shard(cases, session.dist.rank, session.dist.world_size)
         show = options.progress and session.dist.is_main
         if show:
