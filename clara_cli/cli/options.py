@@ -132,7 +132,8 @@ def launch_options(fn: F) -> F:
 
     The command receives them as keyword arguments named like the options (`gpus`, `nproc`,
     `nnodes`, `node_rank`, `master_addr`, `master_port`, `rdzv_endpoint`). `--gpus` with
-    `--nproc` is a usage error (exit 2), reported before anything is loaded.
+    `--nproc`, or a `--node-rank` outside `--nnodes`, is a usage error (exit 2), reported
+    before anything is loaded.
     """
 
     @functools.wraps(fn)
@@ -142,6 +143,12 @@ def launch_options(fn: F) -> F:
             raise click.UsageError(
                 f"--gpus {gpus} and --nproc {nproc} both set the number of processes; "
                 "give one of them"
+            )
+        nnodes, node_rank = kwargs.get("nnodes") or 1, kwargs.get("node_rank") or 0
+        if node_rank >= nnodes:
+            raise click.BadParameter(
+                f"must be between 0 and {nnodes - 1} (--nnodes {nnodes}), not {node_rank}",
+                param_hint="'--node-rank'",
             )
         return fn(*args, **kwargs)
 
@@ -204,13 +211,18 @@ def launch_options(fn: F) -> F:
 
 
 def output_options(fn: F) -> F:
-    """`-q/--quiet` and `--no-progress`, applied for the command's duration (workers too)."""
+    """`-q/--quiet`, `-v/--verbose` and `--no-progress`, applied for the command's duration
+    (workers too)."""
 
     @functools.wraps(fn)
-    def with_output_mode(*args: Any, quiet: bool, progress: bool, **kwargs: Any) -> Any:
+    def with_output_mode(
+        *args: Any, quiet: bool, verbose: bool, progress: bool, **kwargs: Any
+    ) -> Any:
         from clara_cli.logs import output_mode
 
-        with output_mode(quiet=quiet, progress=progress):
+        if quiet and verbose:
+            raise click.UsageError("-q/--quiet and -v/--verbose contradict each other; give one")
+        with output_mode(quiet=quiet, progress=progress, verbose=verbose):
             return fn(*args, **kwargs)
 
     with_output_mode = click.option(
@@ -228,4 +240,39 @@ def output_options(fn: F) -> F:
         is_flag=True,
         help="Print only warnings, errors and the final result (no progress, no epoch lines).",
     )(with_output_mode)
+    with_output_mode = click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        help="Also print debug lines: the library's details and MONAI StatsHandler's "
+        "per-iteration lines (no tracebacks: that is --debug).",
+    )(with_output_mode)
     return with_output_mode  # type: ignore[return-value]
+
+
+def model_choice_options(fn: F) -> F:
+    """`--checkpoint best|final|PATH` and `--model ckpt|ts|onnx|pt2` (validate, infer).
+
+    The command receives `checkpoint` and `model`; `clara_cli.workflows.model_choice` maps
+    them onto Clara's dont_load_ts_model / dont_load_ckpt_model / MMAR_CKPT / MMAR_TORCHSCRIPT.
+    """
+    fn = click.option(
+        "--model",
+        "model",
+        type=click.Choice(["ckpt", "ts", "onnx", "pt2"]),
+        default=None,
+        help="Which model file: ckpt (MMAR_CKPT), ts (TorchScript, MMAR_TORCHSCRIPT), onnx "
+        "(MMAR_TORCHSCRIPT with the suffix .onnx, as clara export writes it; run by "
+        "onnxruntime) or pt2 (MMAR_PT2, torch.export).  "
+        "[default: the config's choice, dont_load_ts_model / dont_load_ckpt_model]",
+    )(fn)
+    fn = click.option(
+        "--checkpoint",
+        "checkpoint",
+        default=None,
+        metavar="best|final|PATH",
+        help="Load a training checkpoint: best (best key metric) or final (last epoch), as "
+        "config_train.json's CheckpointSaver names them in MMAR_CKPT_DIR (model.pt, "
+        "model_final.pt), or a file; implies --model ckpt.  [default: MMAR_CKPT]",
+    )(fn)
+    return fn
