@@ -125,7 +125,10 @@ def command(
     """Convert images and DICOM series to one format, optionally resampled to a spacing.
 
     Labels (-l) are resampled by nearest neighbour and keep their integer type and label set;
-    images linearly (or B-spline). Existing outputs are skipped, so an interrupted run can be
+    images linearly (or B-spline). The resampling grid keeps the input's physical extent: n
+    voxels of spacing s become max(1, round(n x s / t)) voxels of spacing t (-r) covering the
+    same box (the origin moves by (t - s) / 2 along each axis), with the input's direction.
+    Existing outputs are skipped, so an interrupted run can be
     started again; one unreadable input is reported and the others are still converted
     (exit code 1 when any failed).
 

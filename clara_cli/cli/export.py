@@ -54,7 +54,7 @@ class _Shape(click.ParamType):
     multiple=True,
     default=(),
     help="Export format; repeat for several. pt2: torch.export. ONNX needs: pip install "
-    "'clara[onnx]'.  [default: pt2, or TorchScript when torch.export cannot capture the "
+    "'clara-mmar[onnx]'.  [default: pt2, or TorchScript when torch.export cannot capture the "
     "network for any spatial size]",
 )
 @click.option(

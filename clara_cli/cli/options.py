@@ -211,13 +211,18 @@ def launch_options(fn: F) -> F:
 
 
 def output_options(fn: F) -> F:
-    """`-q/--quiet` and `--no-progress`, applied for the command's duration (workers too)."""
+    """`-q/--quiet`, `-v/--verbose` and `--no-progress`, applied for the command's duration
+    (workers too)."""
 
     @functools.wraps(fn)
-    def with_output_mode(*args: Any, quiet: bool, progress: bool, **kwargs: Any) -> Any:
+    def with_output_mode(
+        *args: Any, quiet: bool, verbose: bool, progress: bool, **kwargs: Any
+    ) -> Any:
         from clara_cli.logs import output_mode
 
-        with output_mode(quiet=quiet, progress=progress):
+        if quiet and verbose:
+            raise click.UsageError("-q/--quiet and -v/--verbose contradict each other; give one")
+        with output_mode(quiet=quiet, progress=progress, verbose=verbose):
             return fn(*args, **kwargs)
 
     with_output_mode = click.option(
@@ -234,6 +239,13 @@ def output_options(fn: F) -> F:
         "--quiet",
         is_flag=True,
         help="Print only warnings, errors and the final result (no progress, no epoch lines).",
+    )(with_output_mode)
+    with_output_mode = click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        help="Also print debug lines: the library's details and MONAI StatsHandler's "
+        "per-iteration lines (no tracebacks: that is --debug).",
     )(with_output_mode)
     return with_output_mode  # type: ignore[return-value]
 
