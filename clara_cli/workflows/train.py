@@ -80,6 +80,8 @@ def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResu
     options = options or TrainOptions()
     session = open_session(request)
     try:
+        if session.dist.is_main:
+            _require_writable_outputs(session)
         train_section, validate_section = build_sections(session, bool(session.var("amp", False)))
         trainer = train_section.get("trainer")
         evaluator = validate_section.get_optional("evaluator") if validate_section else None
@@ -135,6 +137,38 @@ def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResu
         return result
     finally:
         distributed.shutdown(session.dist)
+
+
+#: Handler arguments that name a folder the run writes to (TensorBoard, checkpoint savers).
+_OUTPUT_FOLDER_ARGS = ("log_dir", "save_dir", "output_dir")
+
+
+def _require_writable_outputs(session: Session) -> None:
+    """Refuse, before anything is built, a checkpoint or TensorBoard folder we cannot write.
+
+    Otherwise TensorBoard's writer thread fails in the background and the first checkpoint
+    save fails only after a whole epoch.
+    """
+    from clara_cli.io.writable import require_writable_folder
+
+    require_writable_folder(session.path_var("MMAR_CKPT_DIR"), "checkpoint folder MMAR_CKPT_DIR")
+    for key, folder in _output_folders(session.conf):
+        require_writable_folder(folder, f"folder of `{key}`")
+
+
+def _output_folders(node: Any) -> list[tuple[str, str]]:
+    """(argument name, folder) of every resolved output-folder argument in `node`."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _OUTPUT_FOLDER_ARGS and isinstance(value, str) and "{" not in value:
+                found.append((key, value))
+            else:
+                found.extend(_output_folders(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(_output_folders(item))
+    return found
 
 
 def _training_parts(
