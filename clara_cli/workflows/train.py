@@ -94,9 +94,9 @@ def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResu
             EpochLog(history, getattr(trainer, "optimizer", None)).attach(trainer)
         ckpt_dir = session.path_var("MMAR_CKPT_DIR")
         parts = _training_parts(session, trainer, train_section, validate_section, history)
-        resumed_from = _start_from(
-            session, parts, ckpt_dir, _loads_checkpoint_itself(train_section), options.resume
-        )
+        config_loaders = _config_checkpoint_loaders(train_section)
+        _refuse_unreadable_loader_files(config_loaders)
+        resumed_from = _start_from(session, parts, ckpt_dir, bool(config_loaders), options.resume)
         interval = _checkpoint_interval(session)
         if dist.is_main:
             ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -241,13 +241,26 @@ def _say_how_to_continue(ckpt_dir: Path, interval: int) -> None:
     )
 
 
-def _loads_checkpoint_itself(train_section: Any) -> bool:
+def _config_checkpoint_loaders(train_section: Any) -> list[Any]:
     from monai.handlers import CheckpointLoader
 
     # A config that loads MMAR_CKPT with its own handler (Clara's config_finetune.json).
-    return any(
-        isinstance(h, CheckpointLoader) for h in train_section.get_optional("handlers") or []
-    )
+    return [
+        h for h in train_section.get_optional("handlers") or [] if isinstance(h, CheckpointLoader)
+    ]
+
+
+def _refuse_unreadable_loader_files(loaders: list[Any]) -> None:
+    """Check the files of the config's CheckpointLoaders as clara's own loading does.
+
+    MONAI's loader reads them only when training starts, and a refused file then surfaces
+    as torch's message (which advises loading with weights_only=False). The file is read
+    twice, once here: finetuning is started rarely and the safety is worth the second read.
+    """
+    from clara_cli.engine.checkpoint import load_checkpoint
+
+    for loader in loaders:
+        load_checkpoint(loader.load_path)
 
 
 def _checkpoint_interval(session: Session) -> int:
