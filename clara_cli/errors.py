@@ -57,6 +57,22 @@ def root_cause(err: BaseException) -> BaseException:
     return err
 
 
+def clara_error_in(err: BaseException) -> ClaraError | None:
+    """The outermost ClaraError in the chain of causes of `err` (itself included), or None.
+
+    A ClaraError wrapping a library's error (a case's files named around a transform's
+    failure) is found before the library's error it was raised from.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ClaraError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__
+    return None
+
+
 def first_line(err: BaseException) -> str:
     """The useful line of an exception's message, for a one-line report.
 

@@ -18,7 +18,7 @@ import click
 
 from clara_cli.cli.options import debug_enabled
 from clara_cli.cli.streams import make_text_streams_utf8
-from clara_cli.errors import ClaraError, OverrideError, interrupted, root_cause
+from clara_cli.errors import ClaraError, OverrideError, clara_error_in, interrupted
 
 
 class _UsageValueError(click.ClickException):
@@ -58,8 +58,8 @@ class ClaraGroup(click.Group):
                     traceback.print_exc()
                 click.echo("Interrupted.", err=True)
                 sys.exit(130)
-            cause = root_cause(err)
-            if isinstance(cause, ClaraError) and not debug_enabled(ctx):
+            cause = clara_error_in(err)
+            if cause is not None and not debug_enabled(ctx):
                 # A library error raised inside MONAI/ignite (a transform run by a loader).
                 raise click.ClickException(str(cause)) from None
             if debug_enabled(ctx):

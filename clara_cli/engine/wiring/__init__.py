@@ -45,6 +45,7 @@ from clara_cli.engine.wiring import (
     defaults,
     device,
     implicit,
+    label_range,
     legacy,
     meta_dicts,
     preparation,
@@ -73,6 +74,7 @@ BUILTIN_MODULES = (
     readers,
     meta_dicts,
     quiet,
+    label_range,
     preparation,
 )
 
