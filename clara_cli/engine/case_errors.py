@@ -92,11 +92,11 @@ def case_error(files: str, err: BaseException) -> DataError:
     return DataError(f"{files}: {explain(err)}\n  {_ADVICE}")
 
 
-def _item_files(item: Any) -> str | None:
+def _item_files(item: Any) -> list[str]:
     from clara_cli.engine.finite import CASE_KEY
 
     if not isinstance(item, Mapping):
-        return None
+        return []
     # Before loading: the datalist's paths; after (a cached item): the training tag, else
     # the file names in the loaded images' metadata.
     paths = [str(v) for k, v in item.items() if k != CASE_KEY and isinstance(v, str)]
@@ -105,7 +105,22 @@ def _item_files(item: Any) -> str | None:
     if not paths:
         metas = [getattr(v, "meta", None) for v in item.values()]
         paths = [str(m["filename_or_obj"]) for m in metas if m and m.get("filename_or_obj")]
-    return " / ".join(dict.fromkeys(paths)) or None
+    return list(dict.fromkeys(paths))
+
+
+def _unreadable_among(files: list[str]) -> list[str]:
+    """Of an item's files, the NIfTI files that end early (the one a load failed on)."""
+    from pathlib import Path
+
+    from clara_cli.io.nifti_integrity import require_complete_nifti
+
+    bad = []
+    for name in files:
+        try:
+            require_complete_nifti(Path(name))
+        except DataError:
+            bad.append(name)
+    return bad
 
 
 class CaseNamingCompose(Compose):
@@ -121,9 +136,11 @@ class CaseNamingCompose(Compose):
             if own is not None:  # a check of clara's (NaN voxels) already names the file
                 raise own.with_traceback(None) from None
             files = _item_files(input_)
-            if files is None:
+            if not files:
                 raise
-            raise case_error(files, err) from err
+            if (transform_step(err) or "").startswith("LoadImage"):
+                files = _unreadable_among(files) or files
+            raise case_error(" / ".join(files), err) from err
 
 
 def naming_cases(transform: Any) -> Any:
