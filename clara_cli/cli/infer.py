@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from clara_cli.cli.errors import configure_logging
-from clara_cli.cli.options import device_option, launch_options, mmar_options, output_options
+from clara_cli.cli.options import (
+    device_option,
+    launch_options,
+    mmar_options,
+    model_choice_options,
+    output_options,
+)
 from clara_cli.cli.overrides import ClaraCommand, parse_overrides
 
 if TYPE_CHECKING:
@@ -59,6 +65,7 @@ def _prompts(
 @click.command("infer", cls=ClaraCommand)
 @mmar_options("config/config_inference.json")
 @output_options
+@model_choice_options
 @click.option(
     "-i",
     "--input",
@@ -76,6 +83,13 @@ def _prompts(
 )
 @click.option(
     "--probabilities", is_flag=True, help="Also write the soft output as <case>_prob.nii.gz."
+)
+@click.option(
+    "--continue",
+    "continue_run",
+    is_flag=True,
+    help="Skip the cases an earlier run into the output folder finished: manifest.csv says "
+    "ok and the output is complete and on the input's grid (anything else runs again).",
 )
 @click.option(
     "--fg",
@@ -112,9 +126,12 @@ def command(
     env_path: str,
     overrides: tuple[str, ...],
     debug: bool,
+    checkpoint: str | None,
+    model: str | None,
     input_path: Path | None,
     output_dir: Path | None,
     probabilities: bool,
+    continue_run: bool,
     foreground: tuple[tuple[float, ...], ...],
     background: tuple[tuple[float, ...], ...],
     mm: bool,
@@ -126,9 +143,16 @@ def command(
 
     The model comes from MMAR_CKPT or the export (MMAR_TORCHSCRIPT, or MMAR_PT2 when that is
     the one written), whichever loader the config enables
-    (dont_load_ckpt_model / dont_load_ts_model). The segmentations have the input's size,
+    (dont_load_ckpt_model / dont_load_ts_model); --model ckpt|ts|onnx|pt2 and
+    --checkpoint best|final|PATH choose it by name (they set those keys; a --set that
+    contradicts them is refused, exit 2). The segmentations have the input's size,
     spacing, origin and direction, so they overlay it in 3D Slicer or ITK-SNAP. An input that
     cannot be read is reported and skipped; the exit code is then 1.
+
+    manifest.csv in the output folder gets one row per case as soon as it is done: case,
+    input, output, seconds, status (ok/failed), error, and the volume in mL of each class
+    (volume_ml_<class>, counted on the output's grid, which is the input's). --continue
+    skips the cases whose row says ok and whose output is complete.
 
     Click models (DeepGrow) segment the structure under the clicks: --fg/--bg for one image,
     --clicks FILE for many; other models refuse clicks.
@@ -137,6 +161,9 @@ def command(
     Examples:
       clara infer -m mmars/clara_pt_spleen_ct_segmentation -i scan.nii.gz -o out
       clara infer -m MMAR -i imagesTs/ --probabilities
+      clara infer -m MMAR -i imagesTs/ -o out --continue
+      clara infer -m MMAR -i scans/ -o out --checkpoint best
+      clara infer -m MMAR -i scans/ -o out --model pt2
       clara infer -m MMAR --set dont_load_ts_model=false dont_load_ckpt_model=true
       clara infer -m mmars/clara_pt_deepgrow_3d_annotation -i scan.nii.gz --fg 120,88,31 --bg 140,90,31
       clara infer -m mmars/clara_pt_deepgrow_3d_annotation -i scans/ --clicks clicks.json
@@ -154,15 +181,23 @@ def command(
     from clara_cli.workflows.infer import InferOptions
     from clara_cli.workflows.session import RunRequest
 
-    options = InferOptions(input_path, output_dir, probabilities, prompts=prompts)
-    request = RunRequest(mmar_root, config_path, env_path, parse_overrides(overrides), device)
+    options = InferOptions(
+        input_path, output_dir, probabilities, prompts=prompts, skip_done=continue_run
+    )
+    from clara_cli.workflows.model_choice import ModelChoice, model_overrides
+
+    chosen = ModelChoice(checkpoint, model)
+    values = model_overrides(chosen, parse_overrides(overrides), mmar_root, config_path, env_path)
+    request = RunRequest(mmar_root, config_path, env_path, values, device)
     result = run_for_archive("infer", request, options, LaunchOptions(**launch), debug)
     if result is None:  # not rank 0: rank 0 reports
         return
     done = len(result.cases) - len(result.failed)
-    mean = sum(case.seconds for case in result.cases) / max(len(result.cases), 1)
+    ran = [case for case in result.cases if not case.skipped]
+    mean = sum(case.seconds for case in ran) / max(len(ran), 1)
+    skipped = f", {len(result.skipped)} done earlier" if result.skipped else ""
     click.echo(
-        f"{done} of {len(result.cases)} case(s) segmented ({mean:.1f} s per case) "
+        f"{done} of {len(result.cases)} case(s) segmented ({mean:.1f} s per case{skipped}) "
         f"-> {result.output_dir}"
     )
     if result.failed:

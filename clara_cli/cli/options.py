@@ -229,3 +229,31 @@ def output_options(fn: F) -> F:
         help="Print only warnings, errors and the final result (no progress, no epoch lines).",
     )(with_output_mode)
     return with_output_mode  # type: ignore[return-value]
+
+
+def model_choice_options(fn: F) -> F:
+    """`--checkpoint best|final|PATH` and `--model ckpt|ts|onnx|pt2` (validate, infer).
+
+    The command receives `checkpoint` and `model`; `clara_cli.workflows.model_choice` maps
+    them onto Clara's dont_load_ts_model / dont_load_ckpt_model / MMAR_CKPT / MMAR_TORCHSCRIPT.
+    """
+    fn = click.option(
+        "--model",
+        "model",
+        type=click.Choice(["ckpt", "ts", "onnx", "pt2"]),
+        default=None,
+        help="Which model file: ckpt (MMAR_CKPT), ts (TorchScript, MMAR_TORCHSCRIPT), onnx "
+        "(MMAR_TORCHSCRIPT with the suffix .onnx, as clara export writes it; run by "
+        "onnxruntime) or pt2 (MMAR_PT2, torch.export).  "
+        "[default: the config's choice, dont_load_ts_model / dont_load_ckpt_model]",
+    )(fn)
+    fn = click.option(
+        "--checkpoint",
+        "checkpoint",
+        default=None,
+        metavar="best|final|PATH",
+        help="Load a training checkpoint: best (best key metric) or final (last epoch), as "
+        "config_train.json's CheckpointSaver names them in MMAR_CKPT_DIR (model.pt, "
+        "model_final.pt), or a file; implies --model ckpt.  [default: MMAR_CKPT]",
+    )(fn)
+    return fn

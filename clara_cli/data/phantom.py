@@ -10,7 +10,7 @@ datalist `dataset_0.json`. The anatomy of each family lives in its own module
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +101,29 @@ def check_output_dir(output_dir: Path, num_cases: int, overwrite: bool) -> None:
             f"output folder {str(output_dir)!r} is not empty\n"
             "  choose an empty folder, or overwrite its phantom files with --force"
         )
+
+
+def write_phantom_cases(
+    output_dir: Path,
+    num_cases: int,
+    make_case: Callable[[int], tuple[Any, Any]],
+    *,
+    stem: str,
+    extension: str = ".nii.gz",
+) -> list[dict[str, Any]]:
+    """Write `make_case(i)` (image, label) for i = 1..num_cases as `imagesTr/<stem>_<i>` and
+    `labelsTr/<stem>_<i>`; returns the datalist items, paths relative to `output_dir`."""
+    from clara_cli.io.image import write_image
+
+    width = max(2, len(str(num_cases)))
+    items: list[dict[str, Any]] = []
+    for index in range(1, num_cases + 1):
+        image, label = make_case(index)
+        name = f"{stem}_{index:0{width}d}{extension}"
+        write_image(image, output_dir / "imagesTr" / name)
+        write_image(label, output_dir / "labelsTr" / name)
+        items.append({"image": f"imagesTr/{name}", "label": f"labelsTr/{name}"})
+    return items
 
 
 def write_msd_dataset(

@@ -27,6 +27,44 @@ def spacing_of(value: Any, spatial_dims: int) -> tuple[float, ...]:
     return (1.0,) * spatial_dims
 
 
+def source_file(value: Any) -> str:
+    """The file a MetaTensor was read from (the first of several channels), or ""."""
+    meta = getattr(value, "meta", None) or {}
+    name = meta.get("filename_or_obj")
+    if isinstance(name, (list, tuple)):
+        name = name[0] if name else None
+    return str(name) if name else ""
+
+
+def volumes_ml(masks: Any, spacing: tuple[float, ...], names: list[str]) -> dict[str, float]:
+    """Volume in mL of each class (a label map: value k is class k) or region (a mask stack),
+    from the voxel count and the voxel size of the grid the masks are on."""
+    voxel_ml = float(np.prod(spacing)) / 1000.0  # mm^3 -> mL
+    masks = np.asarray(masks)
+    if masks.dtype == bool:  # (K, spatial...) region masks
+        return {n: float(masks[k].sum()) * voxel_ml for k, n in enumerate(names)}
+    return {n: float(np.count_nonzero(masks == k + 1)) * voxel_ml for k, n in enumerate(names)}
+
+
+def case_files_and_volumes(
+    item: dict[str, Any],
+    pred: np.ndarray,
+    label: np.ndarray,
+    spacing: tuple[float, ...],
+    names: list[str],
+) -> dict[str, Any]:
+    """A report row's image/label paths, the metric grid's spacing and the volumes (mL)."""
+    return {
+        "image": source_file(item.get("image")),
+        "label": source_file(item.get("label")),
+        "spacing": [float(s) for s in spacing],
+        "volume_ml": {
+            "label": volumes_ml(label, spacing, names),
+            "pred": volumes_ml(pred, spacing, names),
+        },
+    }
+
+
 def case_name(item: dict[str, Any], index: int) -> str:
     """The case's file stem (`spleen_12`), from MetaTensor metadata when present."""
     for key in ("image", "pred", "label"):
@@ -44,7 +82,9 @@ def case_name(item: dict[str, Any], index: int) -> str:
 
 
 class CaseRecorder:
-    """Scores each case of an evaluator run (Dice and HD95 per class).
+    """Scores each case of an evaluator run (Dice and HD95 per class), with the case's
+    image and label files and each class's volume (mL) in the label and the prediction, on
+    the grid the scores are computed on (the prediction's, after the post-transforms).
 
     Also keeps, per case, the image/label/prediction slice with the largest label area
     (not whole volumes), for overlay figures.
@@ -78,7 +118,8 @@ class CaseRecorder:
             spacing = spacing_of(item["pred"], pred.ndim)
             name = case_name(item, len(self.rows))
             scores = case_scores(pred, label, spacing, self.class_names)
-            self.rows.append({"case": name, **scores})
+            extras = case_files_and_volumes(item, pred, label, spacing, self.class_names)
+            self.rows.append({"case": name, **scores, **extras})
             if self.keep_slices and "image" in item:
                 kept = _overlay_slice(item["image"], label, pred)
                 if kept is not None:

@@ -25,7 +25,8 @@ PROB_SUFFIX = "_prob.nii.gz"
 
 @dataclass
 class CaseResult:
-    """How one case went: its outputs and time, or why it failed."""
+    """How one case went: its outputs and time, or why it failed (`skipped`: done by an
+    earlier run, `clara infer --continue`; `seconds` is that run's)."""
 
     name: str
     image: str
@@ -33,6 +34,7 @@ class CaseResult:
     segmentation: Path | None = None
     probabilities: Path | None = None
     error: str | None = None
+    skipped: bool = False
 
 
 @dataclass

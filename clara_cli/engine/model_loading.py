@@ -59,10 +59,14 @@ def load_network(spec: Any, session: Any, where: str) -> Any:
 def load_exported(path: Path, session: Any) -> Any:
     """The exported model a `ts_path` loader names: TorchScript, or the pt2 export.
 
-    A `.pt2` path is loaded with torch.export; a missing TorchScript file is replaced by the
+    A `.pt2` path is loaded with torch.export, an `.onnx` path with onnxruntime; a missing TorchScript file is replaced by the
     pt2 export when that exists (MMAR_PT2, else `path` with the suffix .pt2).
     """
     device = session.dist.device
+    if path.suffix == ".onnx":
+        from clara_cli.engine.onnx_model import load_onnx
+
+        return load_onnx(path)
     if path.suffix == ".pt2":
         return _load_pt2(path, device)
     if not path.is_file():

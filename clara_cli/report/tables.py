@@ -25,10 +25,18 @@ from clara_cli.io.atomic import atomic_write_text
 Row = Mapping[str, Any]
 METRICS = ("dice", "hd95")
 STATISTICS = ("mean", "median", "min", "max", "std")
+#: Volume columns of the per-case table: the reference label's, then the prediction's.
+VOLUMES = ("label", "pred")
 
 
 def write_case_table(rows: Sequence[Row], path: str | os.PathLike[str]) -> Path:
     """Write one CSV line per case: ``case, dice_<class>..., hd95_<class>...``.
+
+    Rows recorded by `clara validate` also carry their files and volumes; the table then
+    reads ``case, image, label, dice_..., hd95_..., label_volume_ml_<class>...,
+    pred_volume_ml_<class>..., metric_spacing_mm``: the volumes (mL) of each class in the
+    reference label and in the prediction, counted on the grid the metrics are computed on,
+    whose voxel size ``metric_spacing_mm`` gives (x y z, after the post-transforms).
 
     Args:
         rows: per-case rows (see the module docstring); all must have the same classes.
@@ -38,13 +46,29 @@ def write_case_table(rows: Sequence[Row], path: str | os.PathLike[str]) -> Path:
         The path written.
     """
     class_names = _class_names(rows)
-    header = ["case"] + [f"{metric}_{name}" for metric in METRICS for name in class_names]
+    files = any("image" in row for row in rows)
+    volumes = any("volume_ml" in row for row in rows)
+    header = ["case"] + (["image", "label"] if files else [])
+    header += [f"{metric}_{name}" for metric in METRICS for name in class_names]
+    if volumes:
+        header += [f"{kind}_volume_ml_{name}" for kind in VOLUMES for name in class_names]
+        header.append("metric_spacing_mm")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
+        cells = [row["case"]] + ([row.get("image", ""), row.get("label", "")] if files else [])
         values = [row[metric][name] for metric in METRICS for name in class_names]
-        writer.writerow([row["case"]] + [_format_cell(value) for value in values])
+        cells += [_format_cell(value) for value in values]
+        if volumes:
+            measured = row.get("volume_ml", {})
+            cells += [
+                _format_cell(measured.get(kind, {}).get(name, math.nan))
+                for kind in VOLUMES
+                for name in class_names
+            ]
+            cells.append(" ".join(f"{s:g}" for s in row.get("spacing", [])))
+        writer.writerow(cells)
     return atomic_write_text(Path(path), buffer.getvalue())
 
 

@@ -2,7 +2,9 @@
 
 The cases are run one by one in a plain loop rather than through a MONAI evaluator, so that
 an unreadable input is reported and skipped instead of ending the run, and each case is
-timed. The pipeline itself (networks, transforms, inferer) is built by
+timed; each finished case is recorded in the output folder's manifest.csv at once
+(:mod:`clara_cli.workflows.infer_manifest`), which `--continue` reads to skip finished cases.
+The pipeline itself (networks, transforms, inferer) is built by
 :mod:`clara_cli.engine.inference`.
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 from clara_cli.engine.inference import CaseResult, Pipeline, build_pipeline, run_case
 from clara_cli.errors import ConfigError, DataError
 from clara_cli.workflows.infer_cases import InferenceCase, collect_cases, output_overlap
+from clara_cli.workflows.infer_manifest import InferManifest, finished_output, read_earlier_rows
 from clara_cli.workflows.prompts import PromptSet
 from clara_cli.workflows.session import RunRequest, open_session
 
@@ -34,6 +37,8 @@ class InferOptions:
         progress: show a progress bar and one line per case (rank 0 only).
         prompts: clicks for models that take them (DeepGrow: ``--fg/--bg/--clicks``); the
             built-in workflow refuses them.
+        skip_done: skip the cases an earlier run into `output_dir` finished (`--continue`:
+            manifest row ok, output complete and on the input's grid).
     """
 
     input: Path | None = None
@@ -41,6 +46,7 @@ class InferOptions:
     probabilities: bool = False
     progress: bool = True
     prompts: PromptSet | None = None
+    skip_done: bool = False
 
 
 @dataclass
@@ -60,6 +66,10 @@ class InferenceResult:
     @property
     def failed(self) -> list[CaseResult]:
         return [case for case in self.cases if case.error is not None]
+
+    @property
+    def skipped(self) -> list[CaseResult]:
+        return [case for case in self.cases if case.skipped]
 
 
 class InferWorkflow:
@@ -128,10 +138,22 @@ def infer(request: RunRequest, options: InferOptions | None = None) -> Inference
                 session.dist.world_size,
                 session.dist.device,
             )
-        results = _run_cases(pipeline, mine, output_dir, options.probabilities, show)
+        manifest = InferManifest(
+            output_dir, _volume_classes(session), session.dist.rank, session.dist.world_size
+        )
+        todo, skipped = _done_cases(mine, manifest, options) if options.skip_done else (mine, [])
+        if skipped and show:
+            log.info("--continue: %d case(s) done by an earlier run, skipped", len(skipped))
+        ran = _run_cases(pipeline, todo, output_dir, options.probabilities, show, manifest.record)
+        results, rows = skipped + ran, list(manifest.rows.values())
         if session.dist.world_size > 1:
-            parts = distributed.all_gather_objects(session.dist, results)
-            results = [result for part in parts for result in part]
+            parts = distributed.all_gather_objects(session.dist, (results, rows))
+            results = [result for part, _ in parts for result in part]
+            rows = [row for _, part in parts for row in part]
+        if session.dist.is_main:
+            order = {case.name: index for index, case in enumerate(cases)}
+            rows.sort(key=lambda row: order.get(row["case"], len(order)))
+            manifest.merge(rows, session.dist.world_size)
         return InferenceResult(results, output_dir, session.dist.rank)
     finally:
         distributed.shutdown(session.dist)
@@ -161,12 +183,48 @@ def _pipeline(session: Any) -> Pipeline:
     return build_pipeline(section, session.dist.device, amp.dtype if amp.enabled else None)
 
 
+def _volume_classes(session: Any) -> list[str]:
+    """Names of label values 1..K for the manifest's volumes; none (one foreground volume)
+    for multi-label regions painted into one map, or a config without class_names."""
+    from clara_cli.mmar.variables import truthy
+
+    names = session.var("class_names")
+    if truthy(session.var("multi_label", False)) or not isinstance(names, list):
+        return []
+    return [str(name) for name in names]
+
+
+def _done_cases(
+    cases: list[InferenceCase], manifest: InferManifest, options: InferOptions
+) -> tuple[list[InferenceCase], list[CaseResult]]:
+    """(cases to run, results of the cases an earlier run finished)."""
+    output_dir = manifest.output_dir
+    earlier = read_earlier_rows(output_dir) if output_dir.is_dir() else {}
+    todo: list[InferenceCase] = []
+    done: list[CaseResult] = []
+    for case in cases:
+        row = earlier.get(case.name)
+        reason = finished_output(row, case, output_dir, options.probabilities)
+        if reason is None and row is not None:
+            manifest.keep(row)
+            seconds = float(row.get("seconds") or 0.0)
+            done.append(
+                CaseResult(case.name, case.reference, seconds, Path(row["output"]), skipped=True)
+            )
+            continue
+        if row is not None:
+            log.info("%s: runs again (%s)", case.name, reason)
+        todo.append(case)
+    return todo, done
+
+
 def _run_cases(
     pipeline: Pipeline,
     cases: list[InferenceCase],
     output_dir: Path,
     probabilities: bool,
     show: bool,
+    record: Any = None,
 ) -> list[CaseResult]:
     from tqdm.auto import tqdm
 
@@ -181,6 +239,8 @@ def _run_cases(
             image = list(case.image) if isinstance(case.image, tuple) else case.image
             result = run_case(pipeline, case.name, image, case.reference, output_dir, probabilities)
             results.append(result)
+            if record is not None:
+                record(result)
             if show:
                 bar.write(_describe(result))
             bar.update(1)

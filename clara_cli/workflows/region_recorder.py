@@ -12,7 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from clara_cli.engine.case_recorder import CaseRecorder, case_name, spacing_of
+from clara_cli.engine.case_recorder import (
+    CaseRecorder,
+    case_files_and_volumes,
+    case_name,
+    spacing_of,
+)
 from clara_cli.errors import DataError
 
 
@@ -53,7 +58,8 @@ class RegionCaseRecorder(CaseRecorder):
             spacing = spacing_of(item["pred"], pred.ndim - 1)
             name = case_name(_named_by_label(item), len(self.rows))
             scores = region_scores(pred, label, spacing, self.class_names)
-            self.rows.append({"case": name, **scores})
+            extras = case_files_and_volumes(item, pred, label, spacing, self.class_names)
+            self.rows.append({"case": name, **scores, **extras})
             if self.keep_slices and "image" in item:
                 self.slices[name] = _region_slice(item["image"], label, pred)
 

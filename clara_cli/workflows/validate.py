@@ -1,7 +1,8 @@
 """`clara validate`: score the model on the validation list, write the report.
 
 Every rank scores its share of the cases; rank 0 gathers the rows and writes the per-case
-table, the summary, the Dice chart and overlays, then the claiming model family's report
+table, the summary, the Dice chart and overlays, the page that shows them all
+(report.html), then the claiming model family's report
 extras (if any).
 """
 
@@ -83,6 +84,7 @@ def validate(request: RunRequest, options: ValidateOptions | None = None) -> Val
         summary = summarize(rows)
         if session.dist.is_main:
             _write_report(rows, summary, slices, output_dir)
+            _write_html_report(session, rows, summary, output_dir)
             _write_family_report(session, rows, summary, output_dir)
         # The evaluator's metrics are already reduced over ranks (MONAI all-gathers them).
         metrics = {
@@ -101,6 +103,32 @@ def _write_family_report(
     family = family_for(session.variables)
     if family is not None:
         family.write_report(rows, summary, output_dir, session.variables)
+
+
+def _write_html_report(
+    session: Session, rows: list[dict[str, Any]], summary: dict[str, Any], output_dir: Path
+) -> Path:
+    """eval/report.html, from the figures `_write_report` just wrote."""
+    from clara_cli.report.event_curves import training_curves
+    from clara_cli.report.html_report import ReportInputs, write_html_report
+    from clara_cli.workflows.run_record import models_read
+
+    mmar = session.mmar
+    about = {"MMAR": str(mmar.mmar_root), "config": str(mmar.config_file)}
+    models = models_read("validate", mmar)
+    if models:
+        about["model"] = ", ".join(str(m) for m in models)
+    ckpt_dir = session.var("MMAR_CKPT_DIR")
+    curves = training_curves(Path(ckpt_dir) if ckpt_dir else None, output_dir / "train_curves.png")
+    overlays = {
+        row["case"]: output_dir / "overlays" / f"{row['case']}.png"
+        for row in rows
+        if (output_dir / "overlays" / f"{row['case']}.png").is_file()
+    }
+    inputs = ReportInputs(mmar.mmar_root.name, about, output_dir / "dice_per_case.png", overlays)
+    if curves is not None:
+        inputs.curves, inputs.curves_source = curves
+    return write_html_report(rows, summary, inputs, output_dir / "report.html")
 
 
 def _recorder_type(session: Session) -> type:

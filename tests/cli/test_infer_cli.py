@@ -60,7 +60,13 @@ def test_a_corrupt_input_is_reported_and_the_others_are_written(phantom_dir, mod
     )
     assert "Traceback" not in result.output
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert written == ["run.json", "run.log", "spleen_01_seg.nii.gz", "spleen_02_seg.nii.gz"]
+    assert written == [
+        "manifest.csv",
+        "run.json",
+        "run.log",
+        "spleen_01_seg.nii.gz",
+        "spleen_02_seg.nii.gz",
+    ]
     record = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
     assert record["result"]["failed_cases"] == ["spleen_00"]
 
@@ -88,6 +94,12 @@ def test_two_worker_processes_share_out_the_inputs(phantom_dir, model, tmp_path)
     for image in sorted(images.iterdir()):
         seg = sitk.ReadImage(str(out / image.name.replace(".nii.gz", "_seg.nii.gz")))
         assert seg.GetSize() == sitk.ReadImage(str(image)).GetSize()
+    # One manifest, every rank's rows in input order; the per-rank partials are gone.
+    lines = (out / "manifest.csv").read_text(encoding="utf-8").splitlines()
+    names = sorted(image.name.replace(".nii.gz", "") for image in images.iterdir())
+    assert [line.split(",")[0] for line in lines[1:]] == names
+    assert all(line.split(",")[4] == "ok" for line in lines[1:])
+    assert not list(out.glob(".manifest-rank*"))
 
 
 @pytest.mark.parametrize("inside", ["", "seg"])

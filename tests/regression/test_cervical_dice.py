@@ -9,39 +9,21 @@ are compared with `baselines.json` (tolerance 0.02).
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-MMAR = REPO / "mmars" / "cervical_spine_segmentation"
-BASELINES = json.loads((Path(__file__).parent / "baselines.json").read_text())
 TOLERANCE = 0.02
 
 pytestmark = [pytest.mark.regression, pytest.mark.slow]
 
 
-def _clara(*args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "clara_cli", *args],
-        capture_output=True,
-        encoding="utf-8",
-        errors="replace",
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout + result.stderr
-
-
-def test_cervical_view_models_and_fusion_dice_do_not_regress(tmp_path):
-    baseline = BASELINES["cervical_phantom"]
-    mmar = tmp_path / "cervical"
-    shutil.copytree(MMAR, mmar, ignore=shutil.ignore_patterns("models", "eval", "runs", "data"))
+def test_cervical_view_models_and_fusion_dice_do_not_regress(
+    tmp_path, clara, baselines, archive_copy
+):
+    baseline = baselines["cervical_phantom"]
+    mmar = archive_copy("cervical_spine_segmentation", "cervical")
     data = tmp_path / "data"
-    _clara(
+    clara(
         "synth", "cspine", "-o", str(data), "-n", str(baseline["cases"]),
         "--size", str(baseline["size"]), "--seed", str(baseline["seed"]),
         "--train-fraction", str(baseline["train_fraction"]),
@@ -49,7 +31,7 @@ def test_cervical_view_models_and_fusion_dice_do_not_regress(tmp_path):
     queue = mmar / "experiments" / "views.csv"  # beside the study's results_layout.json
     queue.write_text("architecture,encoder,n4,axis\n" + "\n".join(baseline["queue"]) + "\n")
     runs = tmp_path / "runs"
-    _clara(
+    clara(
         "experiments", "run", str(queue), "-m", str(mmar), "-o", str(runs), "--device", "cpu",
         "--set", f"DATA_ROOT={data}", *baseline["set"],
     )  # fmt: skip
@@ -63,7 +45,7 @@ def test_cervical_view_models_and_fusion_dice_do_not_regress(tmp_path):
     assert "Results for models trained on SAGITTAL view (axis-0):" in markdown
 
     checkpoints = [f"MODEL_AXIS{a}={states[a][0] / 'models' / 'model.pt'}" for a in "012"]
-    _clara(
+    clara(
         "validate", "-m", str(mmar), "-c", "config/config_validation_fusion.json",
         "--device", "cpu", "--set", f"DATA_ROOT={data}", *checkpoints, *baseline["set"],
     )  # fmt: skip

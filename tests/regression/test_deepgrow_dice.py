@@ -11,51 +11,33 @@ clicks: the model has learnt to use the clicks.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-MMAR = REPO / "mmars" / "clara_pt_deepgrow_3d_annotation"
-BASELINES = json.loads((Path(__file__).parent / "baselines.json").read_text())
 TOLERANCE = 0.02
 
 pytestmark = [pytest.mark.regression, pytest.mark.slow]
 
 
-def _clara(*args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "clara_cli", *args],
-        capture_output=True,
-        encoding="utf-8",
-        errors="replace",
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
-def test_deepgrow_phantom_dice_after_five_clicks_does_not_regress(tmp_path):
-    baseline = BASELINES["deepgrow_phantom"]
-    mmar = tmp_path / "deepgrow"
-    shutil.copytree(MMAR, mmar, ignore=shutil.ignore_patterns("models", "eval", "data"))
+def test_deepgrow_phantom_dice_after_five_clicks_does_not_regress(
+    tmp_path, clara, baselines, archive_copy
+):
+    baseline = baselines["deepgrow_phantom"]
+    mmar = archive_copy("clara_pt_deepgrow_3d_annotation", "deepgrow")
     raw, samples = tmp_path / "raw", tmp_path / "samples"
-    _clara(
+    clara(
         "synth", "abdomen", "-o", str(raw), "-n", str(baseline["cases"]),
         "--size", str(baseline["size"]), "--seed", str(baseline["seed"]),
     )  # fmt: skip
-    _clara(
+    clara(
         "prepare-dataset", "-d", str(raw), "--deepgrow", "--dimensions", "3",
         "--pixdim", "1", "1", "3", "-o", str(samples), "--split", str(baseline["train_fraction"]),
     )  # fmt: skip
     data_sets = [f"DATA_ROOT={samples}", f"DATASET_JSON={samples / 'dataset.json'}"]
-    _clara("train", "-m", str(mmar), "--set", *data_sets, *baseline["train_set"])
+    clara("train", "-m", str(mmar), "--set", *data_sets, *baseline["train_set"])
     assert (mmar / "models" / "model.pt").is_file()
 
-    output = _clara("validate", "-m", str(mmar), "--set", *data_sets, *baseline["validate_set"])
+    output = clara("validate", "-m", str(mmar), "--set", *data_sets, *baseline["validate_set"])
     summary = json.loads((mmar / "eval" / "metrics_summary.json").read_text())
     assert summary["clicks"] == 5 and summary["num_samples"] == baseline["validation_samples"]
     by_clicks = {entry["clicks"]: entry["mean"] for entry in summary["dice_by_clicks"]}

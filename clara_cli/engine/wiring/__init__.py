@@ -13,6 +13,10 @@ replaced. The built-in rules, one module per concern, apply in this order:
 - :mod:`.defaults`: output transforms today's MONAI handlers need;
 - :mod:`.datalist`: datasets read their datalist, this rank's shard only, each image
   checked for NaN/Inf when loaded;
+- :mod:`.crop_indices`: a label-driven random crop of a cached dataset reads indices computed
+  once and cached with the item (``FgBgToIndicesd``/``ClassesToIndicesd``);
+- :mod:`.cache_report`: one line when ``cache_num``/``cache_rate`` leaves most of a datalist
+  uncached, with what caching all would take;
 - :mod:`.device`: engines, modules and checkpoints on this rank's device (`cuda` → cpu);
 - :mod:`.legacy`: MONAI 0.x rewrites (`lambda x: x['loss']` output transforms);
 - :mod:`.readers`: LoadImage(d) also reads NRRD/MetaImage/DICOM through SimpleITK;
@@ -41,6 +45,8 @@ A model family adds its own rule without editing any of these, from its ``regist
 from __future__ import annotations
 
 from clara_cli.engine.wiring import (
+    cache_report,
+    crop_indices,
     datalist,
     defaults,
     device,
@@ -69,6 +75,8 @@ BUILTIN_MODULES = (
     implicit,
     defaults,
     datalist,
+    crop_indices,
+    cache_report,
     device,
     legacy,
     readers,

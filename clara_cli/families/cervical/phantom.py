@@ -37,6 +37,7 @@ from clara_cli.data.phantom import (
     check_output_dir,
     physical_coordinates,
     write_msd_dataset,
+    write_phantom_cases,
 )
 from clara_cli.errors import DataError
 
@@ -289,18 +290,15 @@ def synthesize_cspine(
     Example:
         >>> datalist = synthesize_cspine("data/cspine", num_cases=12, seed=0)
     """
-    from clara_cli.io.image import write_image
-
     output_dir = Path(output_dir)
     check_output_dir(output_dir, num_cases, overwrite)
-    width = max(2, len(str(num_cases)))
-    items: list[dict[str, Any]] = []
-    for index in range(1, num_cases + 1):
-        image, mask = make_cspine_phantom((seed, index), options)
-        name = f"cspine_{index:0{width}d}.nrrd"
-        write_image(image, output_dir / "imagesTr" / name)
-        write_image(mask, output_dir / "labelsTr" / name)
-        items.append({"image": f"imagesTr/{name}", "label": f"labelsTr/{name}"})
+    items = write_phantom_cases(
+        output_dir,
+        num_cases,
+        lambda index: make_cspine_phantom((seed, index), options),
+        stem="cspine",
+        extension=".nrrd",
+    )
     return write_msd_dataset(
         output_dir,
         items,

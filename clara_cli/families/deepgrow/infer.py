@@ -51,13 +51,19 @@ def infer_with_clicks(request: RunRequest, options: InferOptions) -> InferenceRe
     Raises:
         DataError: no clicks, clicks for several inputs from the command line, or a clicks
             file that does not match the inputs.
-        ConfigError: the config lacks pre_transforms or an inferer.
+        ConfigError: the config lacks pre_transforms or an inferer, or --continue was given.
     """
     from clara_cli.io.datalist import shard
     from clara_cli.launch import process_group as distributed
     from clara_cli.workflows.infer import _pipeline
     from clara_cli.workflows.infer_cases import collect_cases
 
+    if options.skip_done:
+        # Each run's clicks may differ: an earlier output is no answer to this run's clicks.
+        raise ConfigError(
+            f"{request.mmar_root} is a click model: its inference writes no manifest, so "
+            "--continue cannot tell which cases are done\n  drop --continue"
+        )
     if options.prompts is None:
         raise DataError(
             f"{request.mmar_root.name} is a click model: give the clicks of the structure to "

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from clara_cli.data.phantom import (
     DIRECTIONS,
@@ -37,6 +37,7 @@ from clara_cli.data.phantom import (
     ellipsoid,
     physical_coordinates,
     write_msd_dataset,
+    write_phantom_cases,
 )
 from clara_cli.errors import DataError
 
@@ -220,18 +221,14 @@ def synthesize_abdomen(
     Example:
         >>> datalist = synthesize_abdomen("data/abdomen", num_cases=12, seed=0)
     """
-    from clara_cli.io.image import write_image
-
     output_dir = Path(output_dir)
     check_output_dir(output_dir, num_cases, overwrite)
-    width = max(2, len(str(num_cases)))
-    items: list[dict[str, Any]] = []
-    for index in range(1, num_cases + 1):
-        image, label = make_abdomen_phantom((seed, index), options)
-        name = f"abdomen_{index:0{width}d}.nii.gz"
-        write_image(image, output_dir / "imagesTr" / name)
-        write_image(label, output_dir / "labelsTr" / name)
-        items.append({"image": f"imagesTr/{name}", "label": f"labelsTr/{name}"})
+    items = write_phantom_cases(
+        output_dir,
+        num_cases,
+        lambda index: make_abdomen_phantom((seed, index), options),
+        stem="abdomen",
+    )
     return write_msd_dataset(
         output_dir,
         items,

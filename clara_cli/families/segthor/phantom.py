@@ -38,6 +38,7 @@ from clara_cli.data.phantom import (
     ellipsoid,
     physical_coordinates,
     write_msd_dataset,
+    write_phantom_cases,
 )
 from clara_cli.errors import DataError
 
@@ -269,18 +270,14 @@ def synthesize_thorax(
     Example:
         >>> datalist = synthesize_thorax("data/thorax", num_cases=12, seed=0)
     """
-    from clara_cli.io.image import write_image
-
     output_dir = Path(output_dir)
     check_output_dir(output_dir, num_cases, overwrite)
-    width = max(2, len(str(num_cases)))
-    items: list[dict[str, Any]] = []
-    for index in range(1, num_cases + 1):
-        image, label = make_thorax_phantom((seed, index), options)
-        name = f"thorax_{index:0{width}d}.nii.gz"
-        write_image(image, output_dir / "imagesTr" / name)
-        write_image(label, output_dir / "labelsTr" / name)
-        items.append({"image": f"imagesTr/{name}", "label": f"labelsTr/{name}"})
+    items = write_phantom_cases(
+        output_dir,
+        num_cases,
+        lambda index: make_thorax_phantom((seed, index), options),
+        stem="thorax",
+    )
     return write_msd_dataset(
         output_dir,
         items,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from clara_cli.data.phantom import (
     DIRECTIONS,
@@ -32,6 +32,7 @@ from clara_cli.data.phantom import (
     ellipsoid,
     physical_coordinates,
     write_msd_dataset,
+    write_phantom_cases,
 )
 from clara_cli.errors import DataError
 
@@ -193,18 +194,14 @@ def synthesize_spleen(
     Example:
         >>> datalist = synthesize_spleen("data/spleen", num_cases=12, seed=0)
     """
-    from clara_cli.io.image import write_image
-
     output_dir = Path(output_dir)
     check_output_dir(output_dir, num_cases, overwrite)
-    width = max(2, len(str(num_cases)))
-    items: list[dict[str, Any]] = []
-    for index in range(1, num_cases + 1):
-        image, label = make_spleen_phantom((seed, index), options)
-        name = f"spleen_{index:0{width}d}.nii.gz"
-        write_image(image, output_dir / "imagesTr" / name)
-        write_image(label, output_dir / "labelsTr" / name)
-        items.append({"image": f"imagesTr/{name}", "label": f"labelsTr/{name}"})
+    items = write_phantom_cases(
+        output_dir,
+        num_cases,
+        lambda index: make_spleen_phantom((seed, index), options),
+        stem="spleen",
+    )
 
     return write_msd_dataset(
         output_dir,
