@@ -18,7 +18,13 @@ import click
 
 from clara_cli.cli.options import debug_enabled
 from clara_cli.cli.streams import make_text_streams_utf8
-from clara_cli.errors import ClaraError, OverrideError, clara_error_in, interrupted
+from clara_cli.errors import (
+    ClaraError,
+    OverrideError,
+    clara_error_in,
+    interrupted,
+    user_message,
+)
 
 
 class _UsageValueError(click.ClickException):
@@ -50,7 +56,7 @@ class ClaraGroup(click.Group):
             _close_progress_bars()
             if debug_enabled(ctx):
                 traceback.print_exc()
-            raise click.ClickException(str(err)) from None
+            raise click.ClickException(user_message(err)) from None
         except Exception as err:  # noqa: BLE001 - the last line of defence for the user
             _close_progress_bars()
             if interrupted(err):  # a Ctrl-C that a library re-raised as its own error
@@ -61,7 +67,7 @@ class ClaraGroup(click.Group):
             cause = clara_error_in(err)
             if cause is not None and not debug_enabled(ctx):
                 # A library error raised inside MONAI/ignite (a transform run by a loader).
-                raise click.ClickException(str(cause)) from None
+                raise click.ClickException(user_message(cause)) from None
             if debug_enabled(ctx):
                 traceback.print_exc()
                 raise click.ClickException(describe_exception(err)) from None

@@ -37,8 +37,9 @@ _UNREADABLE = re.compile(
 _DIMENSIONS = re.compile(r"Sequence must have length (\d+), got (\d+)")
 
 _ADVICE = (
-    "fix or replace this case's files, or remove the case from the datalist "
-    "(`clara prepare-dataset` checks a whole dataset)"
+    "check this case's files against the config (dimensions, sizes, label values): fix or "
+    "replace them, or remove the case from the datalist (`clara prepare-dataset` checks a "
+    "whole dataset)"
 )
 
 
@@ -76,14 +77,14 @@ def explain(err: BaseException) -> str:
         return (
             f"the image has {have} spatial dimension(s) where the config gives {want} "
             f"(a {have}D image for a {want}D model?): convert the case to {want}D, or use a "
-            f"{have}D config ({text}, in transform {step or '?'})"
+            f"{have}D config ({text}, while applying transform {step or '?'})"
         )
     if "more than 1 value per channel" in text:
         return (
             "a BatchNorm layer saw a single value per channel (batch of 1 and a 1-voxel feature "
             "map): raise batch_size, use larger patches, or use instance normalisation"
         )
-    where = f" (in transform {step})" if step else ""
+    where = f" (while applying transform {step})" if step else ""
     return f"{type(root).__name__}: {text}{where}"
 
 
