@@ -38,7 +38,10 @@ class ClaraGroup(click.Group):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         make_text_streams_utf8()
-        return super().main(*args, **kwargs)
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            _wait_for_pool_workers()
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -74,6 +77,26 @@ class ClaraGroup(click.Group):
             raise click.ClickException(
                 f"{describe_exception(err)}\n  (run again with --debug for the traceback)"
             ) from None
+
+
+def _wait_for_pool_workers(timeout: float = 30.0) -> None:
+    """Let thread-pool workers finish the item they are on before the interpreter exits.
+
+    When one item of a CacheDataset fails, MONAI leaves its ThreadPool with the other workers
+    still inside a torch or ITK call; they are daemon threads, and the interpreter tearing
+    down under them aborts the process ("terminate called without an active exception",
+    exit 134 instead of 1). The pool is already terminated, so each ends after its item.
+    """
+    import threading
+    import time
+
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        target = getattr(thread, "_target", None)
+        if thread is threading.current_thread() or not thread.daemon:
+            continue
+        if getattr(target, "__module__", "") == "multiprocessing.pool":
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _close_progress_bars() -> None:

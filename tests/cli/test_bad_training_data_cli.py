@@ -147,3 +147,35 @@ def test_an_error_raised_in_a_loader_worker_keeps_its_own_message():
     assert (
         user_message(info.value) == "/data/case_3.nii.gz: the image holds 2 NaN voxel(s)\n  fix it"
     )
+
+
+@pytest.mark.slow
+def test_a_real_process_exits_1_not_abort_when_a_cached_item_fails(mmar_41, data):
+    """MONAI's cache thread pool leaves a worker inside torch when an item fails; the process
+    must still end with exit 1, not abort at teardown (exit 134)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder, image, _ = data
+    image.write_bytes(image.read_bytes()[:3000])
+    repo = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]),
+    }
+
+    done = subprocess.run(
+        [sys.executable, "-m", "clara_cli", "train", "-m", str(mmar_41), "--device", "cpu"]
+        + ["--set", "epochs=1", f"DATA_ROOT={folder}", f"DATASET_JSON={folder / 'dataset_0.json'}"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        timeout=300,
+    )
+
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert f"Error: {image}: the file cannot be read as an image" in done.stderr
+    assert "terminate called" not in done.stderr
