@@ -153,7 +153,9 @@ def run_reference(ckpt: Path, image: Path, out: Path, sw_batch: int) -> dict[str
     return {"case_seconds": time.perf_counter() - start}
 
 
-def run_clara(ckpt: Path, image: Path, out: Path, sw_batch: int, bf16: bool) -> dict[str, float]:
+def run_clara(
+    ckpt: Path, image: Path, out: Path, sw_batch: int, bf16: bool, windows_per_pass: int = -1
+) -> dict[str, float]:
     """`clara infer` as the CLI runs it (the library function under the command)."""
     from clara_cli.workflows.infer import InferOptions, infer
     from clara_cli.workflows.session import RunRequest
@@ -168,6 +170,8 @@ def run_clara(ckpt: Path, image: Path, out: Path, sw_batch: int, bf16: bool) -> 
         "sw_batch_size": sw_batch,
         "amp": bf16,
     }
+    if windows_per_pass >= 0:
+        overrides["windows_per_pass"] = windows_per_pass
     request = RunRequest(MMAR, "config/config_inference.json", overrides=overrides, device="cpu")
     result = infer(request, InferOptions(input=image, output_dir=out, progress=False))
     (case,) = result.cases
@@ -176,7 +180,9 @@ def run_clara(ckpt: Path, image: Path, out: Path, sw_batch: int, bf16: bool) -> 
     return {"case_seconds": case.seconds}
 
 
-def child_main(variant: str, ckpt: Path, image: Path, out: Path, sw_batch: int) -> None:
+def child_main(
+    variant: str, ckpt: Path, image: Path, out: Path, sw_batch: int, windows_per_pass: int = -1
+) -> None:
     """One measured run in this process; prints its result as JSON on the last line."""
     import logging
     import warnings
@@ -187,15 +193,18 @@ def child_main(variant: str, ckpt: Path, image: Path, out: Path, sw_batch: int) 
     if variant == "reference":
         result = run_reference(ckpt, image, out, sw_batch)
     else:
-        result = run_clara(ckpt, image, out, sw_batch, bf16=variant == "clara-bf16")
+        bf16 = variant == "clara-bf16"
+        result = run_clara(ckpt, image, out, sw_batch, bf16, windows_per_pass)
     result["total_seconds"] = time.perf_counter() - start
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 
 
-def measure(variant: str, ckpt: Path, image: Path, out: Path, sw_batch: int) -> dict[str, float]:
+def measure(
+    variant: str, ckpt: Path, image: Path, out: Path, sw_batch: int, windows_per_pass: int
+) -> dict[str, float]:
     args = [sys.executable, __file__, "--child", variant, "--ckpt", str(ckpt)]
-    args += ["--sw-batch", str(sw_batch)]
+    args += ["--sw-batch", str(sw_batch), "--windows-per-pass", str(windows_per_pass)]
     args += ["--image", str(image), "--out", str(out)]
     done = subprocess.run(args, check=True, capture_output=True, encoding="utf-8", errors="replace")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -220,12 +229,20 @@ def main() -> None:
     parser.add_argument(
         "--sw-batch", type=int, default=SW_BATCH, help="Windows per forward pass (both sides)."
     )
+    parser.add_argument(
+        "--windows-per-pass",
+        type=int,
+        default=-1,
+        help="clara's windows per forward pass (0: sw_batch at once, -1: clara's default).",
+    )
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--image", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child_main(args.child, args.ckpt, args.image, args.out, args.sw_batch)
+        child_main(
+            args.child, args.ckpt, args.image, args.out, args.sw_batch, args.windows_per_pass
+        )
         return
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_infer_"))
@@ -234,7 +251,8 @@ def main() -> None:
     ckpt = args.ckpt or train_checkpoint(work)
     print(
         f"phantom {image}, weights {ckpt}; pixdim {PIXDIM}, roi {ROI}, overlap {OVERLAP}, "
-        f"sw_batch {args.sw_batch}; {os.cpu_count()} CPU(s)",
+        f"sw_batch {args.sw_batch}, clara windows per pass {args.windows_per_pass}; "
+        f"{os.cpu_count()} CPU(s)",
         flush=True,
     )
     runs: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
@@ -243,7 +261,7 @@ def main() -> None:
         order = VARIANTS[round_index % 3 :] + VARIANTS[: round_index % 3]
         for variant in order:
             out = work / "out" / variant
-            result = measure(variant, ckpt, image, out, args.sw_batch)
+            result = measure(variant, ckpt, image, out, args.sw_batch, args.windows_per_pass)
             result["dice"] = dice(out / "ct_seg.nii.gz", label)
             runs[variant].append(result)
             print(

@@ -17,6 +17,8 @@ from typing import Any
 #: Set by `--no-progress` / `-q` for the command's duration; spawned workers inherit them.
 NO_PROGRESS_ENV = "CLARA_NO_PROGRESS"
 QUIET_ENV = "CLARA_QUIET"
+#: Set by `-v/--verbose`: the `clara` logger at DEBUG (MONAI StatsHandler lines included).
+VERBOSE_ENV = "CLARA_VERBOSE"
 
 
 def progress_bars_enabled() -> bool:
@@ -35,11 +37,15 @@ def progress_bars_enabled() -> bool:
 
 
 @contextmanager
-def output_mode(*, quiet: bool = False, progress: bool = True) -> Iterator[None]:
-    """`-q`/`--no-progress` for one command (this process and the workers it starts)."""
-    saved = {name: os.environ.get(name) for name in (QUIET_ENV, NO_PROGRESS_ENV)}
+def output_mode(
+    *, quiet: bool = False, progress: bool = True, verbose: bool = False
+) -> Iterator[None]:
+    """`-q`/`-v`/`--no-progress` for one command (this process and the workers it starts)."""
+    saved = {name: os.environ.get(name) for name in (QUIET_ENV, NO_PROGRESS_ENV, VERBOSE_ENV)}
     if quiet:
         os.environ[QUIET_ENV] = "1"
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"
     if not progress:
         os.environ[NO_PROGRESS_ENV] = "1"
     try:
@@ -75,7 +81,7 @@ class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
 
 def configure_logging(debug: bool = False) -> None:
     """Send the library's `clara` logger to stderr: info as is, warnings prefixed (with `-q`,
-    warnings and errors only).
+    warnings and errors only; with `-v` or `debug`, debug lines too).
 
     Without `debug`, third-party deprecation chatter (MONAI/torch FutureWarnings about
     defaults our configs do not use) and ignite's own "run is terminating" lines are hidden:
@@ -89,9 +95,17 @@ def configure_logging(debug: bool = False) -> None:
         handler._clara = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     quiet = bool(os.environ.get(QUIET_ENV))
-    logger.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)
+    verbose = debug or bool(os.environ.get(VERBOSE_ENV))
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
     logger.propagate = False
     if not debug:
         for category in (FutureWarning, DeprecationWarning):
             warnings.filterwarnings("ignore", category=category)
         logging.getLogger("ignite").setLevel(logging.CRITICAL)
+
+
+def tracebacks_wanted() -> bool:
+    """`--debug` (not `-v` alone): library tracebacks may be logged."""
+    return logging.getLogger("clara").isEnabledFor(logging.DEBUG) and not (
+        os.environ.get(VERBOSE_ENV)
+    )

@@ -99,8 +99,10 @@ def command(
     checked = [c for c in report.configs if not c.skipped or c.problems]
     failed = [c for c in checked if not c.ok]
     if failed:
+        names = ", ".join(_shown(c.config_file, report.mmar_root) for c in failed)
         raise ConfigError(
-            f"{len(report.problems)} problem(s) in {len(failed)} of {len(checked)} config(s)"
+            f"{len(report.problems)} problem(s) in {len(failed)} of {len(checked)} config(s): "
+            f"{names}"
         )
     click.echo(f"ok: {len(checked)} config(s) resolve")
 

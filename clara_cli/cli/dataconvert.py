@@ -125,7 +125,10 @@ def command(
     """Convert images and DICOM series to one format, optionally resampled to a spacing.
 
     Labels (-l) are resampled by nearest neighbour and keep their integer type and label set;
-    images linearly (or B-spline). Existing outputs are skipped, so an interrupted run can be
+    images linearly (or B-spline). The resampling grid keeps the input's physical extent: n
+    voxels of spacing s become max(1, round(n x s / t)) voxels of spacing t (-r) covering the
+    same box (the origin moves by (t - s) / 2 along each axis), with the input's direction.
+    Existing outputs are skipped, so an interrupted run can be
     started again; one unreadable input is reported and the others are still converted
     (exit code 1 when any failed).
 
@@ -141,18 +144,22 @@ def command(
         FAILED,
         ConvertOptions,
         check_folders,
+        check_output_suffix,
         collect,
         find_jobs,
         format_report,
         iter_convert,
+        remove_stale_staging,
     )
 
     if is_label and (n4 or bspline):
         raise click.UsageError("-l (labels) cannot be combined with --n4 or --bspline")
     try:
         check_folders(source_dir, output_dir)
-    except DataError as err:  # -d and -o that overlap: the options contradict each other
+        check_output_suffix(output_suffix)
+    except DataError as err:  # -d and -o that overlap, or -e no format: wrong options
         raise click.UsageError(str(err)) from None
+    remove_stale_staging(output_dir)
     options = ConvertOptions(
         spacing=spacing,
         is_label=is_label,
@@ -187,6 +194,9 @@ def command(
         report = collect(jobs, tracked())
     click.echo(format_report(report))
     if report.failed:
+        first = report.failed[0].job.name
+        more = f" and {len(report.failed) - 1} more" if len(report.failed) > 1 else ""
         raise click.ClickException(
-            f"{len(report.failed)} of {len(jobs)} input(s) failed; see the table above"
+            f"{len(report.failed)} of {len(jobs)} input(s) failed: {first}{more}; "
+            "see the table above"
         )

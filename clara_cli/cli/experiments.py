@@ -25,7 +25,8 @@ _OUTPUT = click.option(
 
 
 @click.group("experiments")
-def command() -> None:
+@debug_option
+def command(debug: bool) -> None:
     """Run a queue of experiments (one training run per CSV row) and tabulate the results."""
 
 

@@ -11,6 +11,8 @@ from clara_cli.cli.errors import configure_logging
 from clara_cli.cli.options import mmar_options, output_options
 from clara_cli.cli.overrides import ClaraCommand, parse_overrides
 
+_BRACKETS = {"[": "]", "(": ")"}
+
 
 class _Shape(click.ParamType):
     """A tensor shape: `[1, 1, 96, 96, 96]`, `1,1,96,96,96` or `1 1 96 96 96`."""
@@ -22,7 +24,11 @@ class _Shape(click.ParamType):
     ) -> tuple[int, ...]:
         if isinstance(value, tuple):
             return value
-        tokens = str(value).strip().strip("[]()").replace(",", " ").split()
+        text = str(value).strip()
+        opened, closed = text[:1] in ("[", "("), text[-1:] in ("]", ")")
+        if opened != closed or (opened and _BRACKETS[text[0]] != text[-1]):
+            self.fail(f"unbalanced brackets in {value!r}; e.g. '[1, 1, 96, 96, 96]'", param, ctx)
+        tokens = (text[1:-1] if opened else text).replace(",", " ").split()
         try:
             shape = tuple(int(token) for token in tokens)
         except ValueError:
@@ -48,7 +54,7 @@ class _Shape(click.ParamType):
     multiple=True,
     default=(),
     help="Export format; repeat for several. pt2: torch.export. ONNX needs: pip install "
-    "'clara[onnx]'.  [default: pt2, or TorchScript when torch.export cannot capture the "
+    "'clara-mmar[onnx]'.  [default: pt2, or TorchScript when torch.export cannot capture the "
     "network for any spatial size]",
 )
 @click.option(

@@ -145,9 +145,11 @@ def command(
     the one written), whichever loader the config enables
     (dont_load_ckpt_model / dont_load_ts_model); --model ckpt|ts|onnx|pt2 and
     --checkpoint best|final|PATH choose it by name (they set those keys; a --set that
-    contradicts them is refused, exit 2). The segmentations have the input's size,
-    spacing, origin and direction, so they overlay it in 3D Slicer or ITK-SNAP. An input that
-    cannot be read is reported and skipped; the exit code is then 1.
+    contradicts them is refused, exit 2). An export made by clara records the preprocessing
+    it was trained with (spacing, orientation, intensity window, ROI, classes): it is used in
+    place of the config's values, and each change is printed. The segmentations have the
+    input's size, spacing, origin and direction, so they overlay it in 3D Slicer or ITK-SNAP.
+    An input that cannot be read is reported and skipped; the exit code is then 1.
 
     manifest.csv in the output folder gets one row per case as soon as it is done: case,
     input, output, seconds, status (ok/failed), error, and the volume in mL of each class

@@ -132,7 +132,8 @@ def launch_options(fn: F) -> F:
 
     The command receives them as keyword arguments named like the options (`gpus`, `nproc`,
     `nnodes`, `node_rank`, `master_addr`, `master_port`, `rdzv_endpoint`). `--gpus` with
-    `--nproc` is a usage error (exit 2), reported before anything is loaded.
+    `--nproc`, or a `--node-rank` outside `--nnodes`, is a usage error (exit 2), reported
+    before anything is loaded.
     """
 
     @functools.wraps(fn)
@@ -142,6 +143,12 @@ def launch_options(fn: F) -> F:
             raise click.UsageError(
                 f"--gpus {gpus} and --nproc {nproc} both set the number of processes; "
                 "give one of them"
+            )
+        nnodes, node_rank = kwargs.get("nnodes") or 1, kwargs.get("node_rank") or 0
+        if node_rank >= nnodes:
+            raise click.BadParameter(
+                f"must be between 0 and {nnodes - 1} (--nnodes {nnodes}), not {node_rank}",
+                param_hint="'--node-rank'",
             )
         return fn(*args, **kwargs)
 
@@ -204,13 +211,18 @@ def launch_options(fn: F) -> F:
 
 
 def output_options(fn: F) -> F:
-    """`-q/--quiet` and `--no-progress`, applied for the command's duration (workers too)."""
+    """`-q/--quiet`, `-v/--verbose` and `--no-progress`, applied for the command's duration
+    (workers too)."""
 
     @functools.wraps(fn)
-    def with_output_mode(*args: Any, quiet: bool, progress: bool, **kwargs: Any) -> Any:
+    def with_output_mode(
+        *args: Any, quiet: bool, verbose: bool, progress: bool, **kwargs: Any
+    ) -> Any:
         from clara_cli.logs import output_mode
 
-        with output_mode(quiet=quiet, progress=progress):
+        if quiet and verbose:
+            raise click.UsageError("-q/--quiet and -v/--verbose contradict each other; give one")
+        with output_mode(quiet=quiet, progress=progress, verbose=verbose):
             return fn(*args, **kwargs)
 
     with_output_mode = click.option(
@@ -227,6 +239,13 @@ def output_options(fn: F) -> F:
         "--quiet",
         is_flag=True,
         help="Print only warnings, errors and the final result (no progress, no epoch lines).",
+    )(with_output_mode)
+    with_output_mode = click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        help="Also print debug lines: the library's details and MONAI StatsHandler's "
+        "per-iteration lines (no tracebacks: that is --debug).",
     )(with_output_mode)
     return with_output_mode  # type: ignore[return-value]
 

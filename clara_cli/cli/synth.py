@@ -31,7 +31,8 @@ class _PhantomGroup(click.Group):
 
 
 @click.group("synth", cls=_PhantomGroup)
-def command() -> None:
+@debug_option
+def command(debug: bool) -> None:
     """Write synthetic phantom datasets for demos and tests (one per model family)."""
 
 

@@ -49,6 +49,11 @@ def command(
     summary. With --gpus N each process scores its own share of the cases and the scores
     are gathered over the whole list.
 
+    An earlier validation's (or inference's) outputs in that folder are never replaced: they
+    are first moved, whole, to previous-<its start time>/ inside it. An exported model that
+    records its preprocessing (clara export) brings its own voxel spacing, orientation,
+    intensity window and ROI: they replace the config's, with one warning per change.
+
     \b
     Examples:
       clara validate -m mmars/clara_pt_spleen_ct_segmentation

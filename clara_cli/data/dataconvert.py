@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -131,12 +133,8 @@ def find_jobs(
 
     source_dir, output_dir = Path(source_dir), Path(output_dir)
     check_folders(source_dir, output_dir)
-    output_suffix = _dotted(output_suffix)
+    output_suffix = check_output_suffix(output_suffix)
     input_suffix = _dotted(input_suffix) if input_suffix else None
-    if image_suffix("x" + output_suffix) != output_suffix.lower():
-        raise DataError(
-            f"output extension must be one of {', '.join(IMAGE_SUFFIXES)}, not {output_suffix!r}"
-        )
     wanted = input_suffix.lower() if input_suffix else None
     dicom_only = series is not None or (wanted is not None and image_suffix("x" + wanted) is None)
     jobs: list[ConvertJob] = []
@@ -170,6 +168,37 @@ def find_jobs(
                     output = output_dir / relative / name
                     jobs.append(ConvertJob(folder_path / name, output, problem=_NOT_IN_SERIES))
     return _mark_duplicates(jobs)
+
+
+def check_output_suffix(suffix: str) -> str:
+    """`suffix` with its dot, when it names a format clara writes; else DataError."""
+    dotted = _dotted(suffix)
+    if image_suffix("x" + dotted) != dotted.lower():
+        raise DataError(
+            f"output extension must be one of {', '.join(IMAGE_SUFFIXES)}, not {suffix!r}"
+        )
+    return dotted
+
+
+#: The staging folders of :func:`clara_cli.io.image.write_image` (`.<name>.<random>.tmp`).
+_STAGING = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+def remove_stale_staging(output_dir: Path) -> list[Path]:
+    """Delete the staging folders a killed write left in `output_dir` (before a new batch).
+
+    `write_image` removes its own on any Python-level failure; only a SIGKILL leaves one.
+    """
+    removed: list[Path] = []
+    if not output_dir.is_dir():
+        return removed
+    for folder, subfolders, _files in os.walk(output_dir):
+        for name in list(subfolders):
+            if _STAGING.match(name):
+                shutil.rmtree(Path(folder) / name, ignore_errors=True)
+                subfolders.remove(name)
+                removed.append(Path(folder) / name)
+    return removed
 
 
 def check_folders(source_dir: Path, output_dir: Path) -> None:

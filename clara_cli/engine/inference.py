@@ -19,6 +19,11 @@ from clara_cli.errors import first_line, root_cause
 
 log = logging.getLogger("clara")
 
+#: Windows per forward pass on a CPU when the config does not say (`windows_per_pass`): the
+#: spleen MMAR's AHNet on 4 windows of 96^3 peaked at 3.6 GB, in passes of 2 at 2.2 GB, no
+#: slower (benchmarks/bench_infer.py --windows-per-pass).
+CPU_WINDOWS_PER_PASS = 2
+
 SEG_SUFFIX = "_seg.nii.gz"
 PROB_SUFFIX = "_prob.nii.gz"
 
@@ -69,6 +74,8 @@ class Pipeline:
     post_transforms: Any
     device: Any
     combine: Callable[[list[Any], list[float]], Any] | None = None
+    #: Labels at the model's resolution, resampled by nearest neighbour (see write_prediction).
+    labels_first: bool = False
 
     @property
     def network(self) -> Any:
@@ -129,7 +136,11 @@ def slicewise_inferer(axis: int, sw_batch_size: int = 8, roi_size: Any = None) -
 
 
 def build_pipeline(
-    section: Any, device: Any, autocast_dtype: Any = None, extra_members: list[Member] | None = None
+    section: Any,
+    device: Any,
+    autocast_dtype: Any = None,
+    extra_members: list[Member] | None = None,
+    windows_per_pass: int = 0,
 ) -> Pipeline:
     """The pipeline of a built inference section (its `model` provided or built).
 
@@ -138,8 +149,10 @@ def build_pipeline(
         device: this rank's device.
         autocast_dtype: bf16 autocast for the networks on CPUs that have it; None: fp32.
         extra_members: further networks to run and combine with the config's.
+        windows_per_pass: at most this many windows per forward pass (see
+            :class:`WindowPasses`); 0 runs the inferer's batches as they come.
     """
-    network = prepare_for_inference(section.get("model"), autocast_dtype)
+    network = prepare_for_inference(section.get("model"), autocast_dtype, windows_per_pass)
     members = [Member(network, section.get("inferer"))] + list(extra_members or [])
     return Pipeline(
         members=members,
@@ -149,8 +162,11 @@ def build_pipeline(
     )
 
 
-def prepare_for_inference(network: Any, autocast_dtype: Any = None) -> Any:
-    """Eval mode, channels-last 3D weights, and autocast to `autocast_dtype` (None: fp32).
+def prepare_for_inference(
+    network: Any, autocast_dtype: Any = None, windows_per_pass: int = 0
+) -> Any:
+    """Eval mode, channels-last 3D weights, autocast to `autocast_dtype` (None: fp32), and
+    at most `windows_per_pass` windows per forward pass (0: as the inferer batches them).
 
     Channels-last weights make oneDNN run 3D convolutions in its blocked layout without
     converting every window batch (measured faster for AHNet/UNet on CPU, identical fp32
@@ -159,6 +175,7 @@ def prepare_for_inference(network: Any, autocast_dtype: Any = None) -> Any:
     import torch
 
     from clara_cli.engine.precision import AutocastForward
+    from clara_cli.engine.window_passes import WindowPasses
 
     network = network.eval()
     device = next((p.device for p in network.parameters()), torch.device("cpu"))
@@ -166,6 +183,8 @@ def prepare_for_inference(network: Any, autocast_dtype: Any = None) -> Any:
         network = network.to(memory_format=torch.channels_last_3d)
     if autocast_dtype is not None:
         network = AutocastForward(network, device.type, autocast_dtype)
+    if windows_per_pass > 0:
+        network = WindowPasses(network, windows_per_pass)
     return network
 
 
@@ -211,7 +230,11 @@ def run_case(
                     data = pipeline.post_transforms(data)
                 prob_path = output_dir / f"{name}{PROB_SUFFIX}" if probabilities else None
                 result.segmentation, result.probabilities = write_prediction(
-                    data["pred"], grid, output_dir / f"{name}{SEG_SUFFIX}", prob_path
+                    data["pred"],
+                    grid,
+                    output_dir / f"{name}{SEG_SUFFIX}",
+                    prob_path,
+                    labels_first=pipeline.labels_first,
                 )
         except Exception as err:  # noqa: BLE001 - reported per case; the batch goes on
             log.debug("case %s failed", name, exc_info=True)

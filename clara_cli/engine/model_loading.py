@@ -56,6 +56,27 @@ def load_network(spec: Any, session: Any, where: str) -> Any:
     )
 
 
+def enabled_export(spec: Any, session: Any) -> Path | None:
+    """The exported file the first enabled loader of `spec` loads (as load_network would),
+    or None when that loader is a checkpoint or every loader is disabled."""
+    from clara_cli.mmar.resolver import _truthy
+
+    items = spec if isinstance(spec, list) else [spec]
+    for item in items:
+        if not isinstance(item, dict) or _truthy(item.get("disabled")):
+            continue
+        if "pt2_path" in item:
+            return Path(item["pt2_path"])
+        if "ts_path" in item:
+            path = Path(item["ts_path"])
+            fallback = path.suffix not in (".pt2", ".onnx") and not path.is_file()
+            if fallback and pt2_path(session, path).is_file():
+                return pt2_path(session, path)
+            return path
+        return None
+    return None
+
+
 def load_exported(path: Path, session: Any) -> Any:
     """The exported model a `ts_path` loader names: TorchScript, or the pt2 export.
 

@@ -1,5 +1,6 @@
 """How the network runs on this rank: DistributedDataParallel for training, torch.compile when
-the config asks for `compile` (training only), and CPU bf16 autocast when it asks for `amp`."""
+the config asks for `compile` (training only), channels-last weights when it asks for
+`channels_last`, and CPU bf16 autocast when it asks for `amp`."""
 
 from __future__ import annotations
 
@@ -19,18 +20,28 @@ class NetworkPreparer:
         dist: this rank's DistContext.
         cpu_autocast_dtype: dtype for CPU autocast, or None for fp32.
         compile: run the training network through torch.compile (see engine/compiled.py).
+        channels_last: keep the network's convolution weights channels-last (2D or 3D), so
+            oneDNN/cuDNN run its convolutions, and their outputs, in that layout; measured per
+            network family in benchmarks/bench_channels_last.py.
     """
 
     def __init__(
-        self, dist: Any, cpu_autocast_dtype: torch.dtype | None, compile: bool = False
+        self,
+        dist: Any,
+        cpu_autocast_dtype: torch.dtype | None,
+        compile: bool = False,
+        channels_last: bool = False,
     ) -> None:
         self.dist = dist
         self.cpu_autocast_dtype = cpu_autocast_dtype
         self.compile = compile
+        self.channels_last = channels_last
         self._ddp: dict[int, torch.nn.Module] = {}
         self._compiled: dict[int, torch.nn.Module] = {}
 
     def __call__(self, network: torch.nn.Module, training: bool) -> torch.nn.Module:
+        if self.channels_last:
+            to_channels_last(network)
         net = network
         if training and self.dist.world_size > 1 and any(p.requires_grad for p in net.parameters()):
             key = id(network)
@@ -46,3 +57,17 @@ class NetworkPreparer:
         if self.cpu_autocast_dtype is not None and self.dist.device.type == "cpu":
             net = AutocastForward(net, "cpu", self.cpu_autocast_dtype)
         return net
+
+
+def to_channels_last(network: torch.nn.Module) -> torch.nn.Module:
+    """Convert the network's convolution weights to channels-last, in place (the parameters
+    stay the same objects, so an optimizer built on them keeps working).
+
+    3D networks get `channels_last_3d`, 2D ones `channels_last`; a network with both kinds of
+    weights is left as it is (one format cannot serve both).
+    """
+    dims = {p.dim() for p in network.parameters() if p.dim() in (4, 5)}
+    if len(dims) == 1:
+        fmt = torch.channels_last_3d if dims == {5} else torch.channels_last
+        network.to(memory_format=fmt)
+    return network

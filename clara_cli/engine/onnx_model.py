@@ -50,7 +50,7 @@ def load_onnx(path: Path) -> OnnxModule:
     except ImportError as err:
         raise ConfigError(
             f"running an ONNX model needs the optional package onnxruntime ({err})\n"
-            "  pip install onnxruntime, or choose another model with --model ckpt|ts|pt2"
+            "  pip install 'clara-mmar[onnx]', or choose another model with --model ckpt|ts|pt2"
         ) from None
     try:
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])

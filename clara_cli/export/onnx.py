@@ -1,7 +1,7 @@
 """Export a network to ONNX (``models/model.onnx``) and check it with onnxruntime.
 
 Exporter choice (torch 2.14): ``torch.onnx.export(..., dynamo=True)``, the default, needs the
-``onnxscript`` package, which the ``clara[onnx]`` extra does not install. The TorchScript-based
+``onnxscript`` package, which the ``clara-mmar[onnx]`` extra does not install. The TorchScript-based
 exporter (``dynamo=False``) needs only ``onnx`` and exports the MONAI networks the project
 ships (UNet, SegResNet, AHNet) and segmentation_models_pytorch's Unet, so it is used here.
 
@@ -16,7 +16,7 @@ import functools
 import logging
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from clara_cli.errors import ClaraError, first_line
+from clara_cli.export.metadata import METADATA_NAME, encode
 from clara_cli.export.parity import (
     DEFAULT_TOLERANCE,
     ExportResult,
@@ -40,7 +41,7 @@ from clara_cli.io.atomic import atomic_path
 logger = logging.getLogger(__name__)
 
 INPUT_NAME = "input"
-INSTALL_HINT = "pip install 'clara[onnx]'"
+INSTALL_HINT = "pip install 'clara-mmar[onnx]'"
 
 
 def export_onnx(
@@ -49,6 +50,7 @@ def export_onnx(
     path: str | os.PathLike[str],
     opset: int | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
+    metadata: Mapping[str, Any] | None = None,
 ) -> ExportResult:
     """Export ``model`` to ONNX, validate the graph and compare onnxruntime against eager.
 
@@ -58,6 +60,8 @@ def export_onnx(
         path: destination ``.onnx`` file; replaced only when every check passes.
         opset: ONNX opset version; None uses the exporter's default.
         tolerance: relative tolerance of the parity check (see parity.Parity).
+        metadata: the preprocessing record (export.metadata), saved in the model's
+            ``metadata_props`` under ``clara.json``.
 
     Returns:
         The ExportResult with the measured parity and the dynamic axes kept.
@@ -103,6 +107,8 @@ def export_onnx(
                 break
             notes.append(f"{problem}; re-exported with fewer dynamic axes")
             logger.info("ONNX: %s", notes[-1])
+        if metadata:
+            _add_metadata(onnx, temp, metadata)
 
     logger.info("ONNX written to %s, %s, dynamic axes %s", path, parity.describe(), axes)
     return ExportResult(
@@ -158,6 +164,13 @@ def _export(
         )
     for warning in caught:
         logger.debug("torch.onnx.export: %s", warning.message)
+
+
+def _add_metadata(onnx: Any, path: Path, metadata: Mapping[str, Any]) -> None:
+    model = onnx.load(str(path))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_NAME, encode(metadata)
+    onnx.save(model, str(path))
 
 
 def _session(onnxruntime: Any, path: Path) -> Any:

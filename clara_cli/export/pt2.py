@@ -17,13 +17,14 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from clara_cli.errors import ClaraError, ConfigError, first_line
+from clara_cli.export.metadata import METADATA_NAME, encode
 from clara_cli.export.parity import (
     DEFAULT_TOLERANCE,
     ExportResult,
@@ -47,6 +48,7 @@ def export_pt2(
     path: str | os.PathLike[str],
     tolerance: float = DEFAULT_TOLERANCE,
     require_dynamic_spatial: bool = False,
+    metadata: Mapping[str, Any] | None = None,
 ) -> ExportResult:
     """Export ``model`` with ``torch.export``, save it atomically and verify the saved file.
 
@@ -58,6 +60,8 @@ def export_pt2(
         require_dynamic_spatial: fail, instead of fixing the spatial size, when the program
             does not run at other spatial sizes (`clara export`'s default: sliding windows of
             another roi_size than the patch would fail at inference).
+        metadata: the preprocessing record (export.metadata), saved as the extra file
+            ``clara.json``.
 
     Returns:
         The ExportResult with the measured parity and the axes that stayed dynamic.
@@ -91,7 +95,8 @@ def export_pt2(
                 continue
             axes = _dynamic_axes(program)
             try:
-                torch.export.save(program, str(temp))
+                extra = {METADATA_NAME: encode(metadata)} if metadata else None
+                torch.export.save(program, str(temp), extra_files=extra)
                 loaded = load_pt2(temp)
                 actual = _run(loaded, inputs)
             except Exception as err:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from clara_cli.errors import ClaraError, first_line
+from clara_cli.export.metadata import METADATA_NAME, encode
 from clara_cli.export.parity import (
     DEFAULT_TOLERANCE,
     ExportResult,
@@ -31,6 +33,7 @@ def export_torchscript(
     input_shape: Sequence[int],
     path: str | os.PathLike[str],
     tolerance: float = DEFAULT_TOLERANCE,
+    metadata: Mapping[str, Any] | None = None,
 ) -> ExportResult:
     """Compile ``model`` to TorchScript, save it atomically and verify the saved file.
 
@@ -44,6 +47,8 @@ def export_torchscript(
         input_shape: ``[batch, channels, spatial...]``, normally the config's patch size.
         path: destination, e.g. MMAR_TORCHSCRIPT; replaced only when the check passes.
         tolerance: relative tolerance of the parity check (see parity.Parity).
+        metadata: the preprocessing record (export.metadata), saved as the extra file
+            ``clara.json``.
 
     Returns:
         The ExportResult with the method used and the measured parity.
@@ -64,7 +69,8 @@ def export_torchscript(
 
     with atomic_path(path, suffix=".ts") as temp:
         try:
-            torch.jit.save(compiled, str(temp))
+            extra = {METADATA_NAME: encode(metadata)} if metadata else {}
+            torch.jit.save(compiled, str(temp), _extra_files=extra)
             reloaded = torch.jit.load(str(temp), map_location="cpu").eval()
             with torch.inference_mode():
                 actual = flatten_outputs(reloaded(inputs))

@@ -113,6 +113,8 @@ def write_image(image: sitk.Image, path: TypePath, *, compress: bool = True) -> 
         # at 1, 6 and 9) and gzips with zlib-ng at level 6 size, 3.8x faster than Python's zlib
         # at level 6 and only 1.25x slower than its level 1 (benchmarks/bench_dataconvert.py).
         # NRRD and MetaImage get ITK's default level, between levels 1 and 6 in size and time.
+        if image_suffix(path) in (".mha", ".mhd"):
+            image = _without_unwritable_metadata(image)
         sitk.WriteImage(image, str(staging / path.name), useCompression=compress)
         # Data files (.raw, .zraw) first, the header under the final name last.
         for produced in sorted(staging.iterdir(), key=lambda p: p.name == path.name):
@@ -122,3 +124,29 @@ def write_image(image: sitk.Image, path: TypePath, *, compress: bool = True) -> 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+#: NIfTI header items as matrices: MetaImage cannot store them (they restate the geometry).
+_MATRIX_ITEMS = ("qto_xyz", "sto_xyz")
+
+
+def _without_unwritable_metadata(image: sitk.Image) -> sitk.Image:
+    """A copy of `image` without the header items MetaImageIO cannot write.
+
+    ITK prints one multi-line warning per empty or non-text item (a NIfTI input has five:
+    `descrip`, `aux_file`, `intent_name`, `ITK_FileNotes`, `qto_xyz`) and drops it anyway;
+    dropping them first writes the same file without the noise. Other warnings still show.
+    """
+    import SimpleITK as sitk
+
+    keys = [
+        key
+        for key in image.GetMetaDataKeys()
+        if key in _MATRIX_ITEMS or not image.GetMetaData(key).strip()
+    ]
+    if not keys:
+        return image
+    copy = sitk.Image(image)
+    for key in keys:
+        copy.EraseMetaData(key)
+    return copy

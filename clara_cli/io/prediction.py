@@ -10,7 +10,9 @@ direction (copied from its header), so the output overlays the input in any view
 - otherwise (the spleen MMAR's config): SimpleITK resamples it from its affine onto the input
   grid, linear for scores and probabilities, nearest for label maps; voxels outside the
   cropped region are background. On a 512 x 512 x 100 CT this took 2.3 s against 15 s for
-  `Invertd` (linear) and writing, with the same labels up to rounding at near-ties.
+  `Invertd` (linear) and writing, with the same labels up to rounding at near-ties. With
+  `labels_first` the argmax is taken on the prediction's own grid and the uint8 labels are
+  resampled by nearest neighbour instead (Invertd(nearest_interp=True) + AsDiscreted).
 
 Soft outputs become labels by argmax (channel 0 the background), unless the prediction's
 metadata says it is multi-label (:data:`REGION_LABELS_KEY`: one sigmoid channel per region,
@@ -113,7 +115,11 @@ def read_grid(path: str | Path) -> Grid:
 
 
 def write_prediction(
-    pred: Any, grid: Grid, seg_path: Path, prob_path: Path | None = None
+    pred: Any,
+    grid: Grid,
+    seg_path: Path,
+    prob_path: Path | None = None,
+    labels_first: bool = False,
 ) -> tuple[Path, Path | None]:
     """Write the label map (uint8, or uint16 above 255 classes) and optionally the soft output.
 
@@ -125,6 +131,9 @@ def write_prediction(
         grid: the input image's grid.
         seg_path: where the label map goes (`<case>_seg.nii.gz`).
         prob_path: where the soft output goes, as a C-component float32 image; None to skip.
+        labels_first: take the labels at the prediction's own resolution and resample them
+            by nearest neighbour (no soft output asked for); False interpolates the scores
+            linearly first, as Invertd(nearest_interp=False) does.
 
     Raises:
         DataError: `prob_path` is asked for but the prediction is already a label map, or
@@ -156,7 +165,13 @@ def write_prediction(
         labels = _label_map(array, regions)
     else:
         affine = _affine_for_resampling(pred, array, grid)
-        if prob_path is None and array.shape[0] == 2 and regions is None:
+        if prob_path is None and regions is None and labels_first:
+            # Labels at the model's resolution, taken to the input grid by nearest neighbour:
+            # what Invertd(nearest_interp=True) + AsDiscreted(argmax) give, on one uint8
+            # volume instead of C float channels.
+            labels = _label_map(array)
+            labels = _resample(labels[None], affine, grid, linear=False, default=0)[0]
+        elif prob_path is None and array.shape[0] == 2 and regions is None:
             # The argmax of two linearly interpolated channels is the sign of their
             # interpolated difference: resample one channel instead of two (outside: background).
             difference = _resample(array[1:] - array[:1], affine, grid, linear=True, default=-1.0)
@@ -306,7 +321,8 @@ def _resample(
     # lets the input's outermost slices (up to a voxel beyond the last centre of the
     # resampled grid) take the nearest prediction, and a crop border keep its label for one
     # voxel outwards: what Invertd's border padding gives. Farther out is background.
-    padded = np.pad(array.astype(np.float32, copy=False), [(0, 0)] + [(1, 1)] * dim, mode="edge")
+    kept = array if array.dtype in (np.uint8, np.uint16) else array.astype(np.float32, copy=False)
+    padded = np.pad(kept, [(0, 0)] + [(1, 1)] * dim, mode="edge")
     lps = _RAS_TO_LPS[:dim, :dim] @ affine[:dim, :dim]
     spacing = np.linalg.norm(lps, axis=0)
     origin = _RAS_TO_LPS[:dim, :dim] @ (affine[:dim, 3] - affine[:dim, :dim].sum(axis=1))

@@ -123,6 +123,10 @@ def load_mmar_config(
     config = load_json(config_file)
     if not isinstance(config, dict):
         raise ConfigError(f"{config_file}: the top level must be a JSON object")
+    if not env_file.exists() and Path(env_path) != Path(layout.DEFAULT_ENV):
+        # Only the default may be absent (an archive without one); a file asked for by name
+        # (-e) must exist, or its variables would silently fall back to the config's.
+        raise ConfigError(f"environment file not found: {env_file}\n  check the -e path")
     env = load_json(env_file) if env_file.exists() else {}
     if not isinstance(env, dict):
         raise ConfigError(f"{env_file}: the top level must be a JSON object of variables")

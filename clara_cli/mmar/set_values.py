@@ -67,6 +67,9 @@ KNOWN: dict[str, Callable[[Any], str | None]] = {
     "learning_rate": _non_negative_number,  # 0: weights frozen
     "amp": _switch,
     "compile": _switch,
+    "windows_per_pass": _whole(0),
+    "channels_last": _switch,
+    "labels_first": _switch,
     "multi_gpu": _switch,
     "dont_load_ckpt_model": _switch,
     "cudnn_benchmark": _switch,

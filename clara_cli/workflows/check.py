@@ -99,9 +99,18 @@ def check_archive(
 def _check_file(
     mmar_root: Path, path: Path, env_path: str | Path, overrides: dict[str, Any], explicit: bool
 ) -> ConfigCheck:
-    raw = load_json(path) if explicit else _try_json(path)
-    if raw is None:
-        return ConfigCheck(path, skipped="not valid JSON")
+    if explicit:
+        raw = load_json(path)
+    else:
+        try:
+            raw = load_json(path)
+        except ClaraError as err:
+            if not path.name.startswith("config_"):
+                return ConfigCheck(path, skipped="not valid JSON")
+            # Named like a workflow config (config_train.json ...): a run would stop on it.
+            check = ConfigCheck(path, skipped="not valid JSON")
+            check.problems.append(Problem("", str(err)))
+            return check
     what = _kind(raw)
     if what != "workflow":
         check = ConfigCheck(path, skipped=what)
@@ -127,13 +136,6 @@ def _check_file(
     check.problems.extend(check.resolved.problems)
     check.problems.extend(_missing_files(check.resolved))
     return check
-
-
-def _try_json(path: Path) -> Any:
-    try:
-        return load_json(path)
-    except ClaraError:
-        return None
 
 
 def _kind(raw: Any) -> str:

@@ -92,7 +92,7 @@ def export_mmar(
         ClaraError: the export fails or differs from the eager model (nothing is written).
 
     Example:
-        >>> request = RunRequest(Path("mmars/spleen"), "config/config_train.json", device="cpu")
+        >>> request = RunRequest(Path("mmars/clara_pt_spleen_ct_segmentation"), "config/config_train.json", device="cpu")
         >>> for result in export_mmar(request, ["pt2", "onnx"]):
         ...     print(result.describe())
     """
@@ -115,15 +115,62 @@ def export_mmar(
         shape = list(input_shape) if input_shape else default_input_shape(session, network)
         log.info("exporting %s (input shape %s)", checkpoint, shape)
         tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
+        meta = export_metadata(session, checkpoint)
         if not formats:
-            return [_report(_export_default(session, network, shape, tol))]
+            return [_report(_export_default(session, network, shape, tol, meta))]
         # Reported as each export completes: a later failing format keeps this one.
         return [
-            _report(_export(kind, network, shape, _target(session, kind), tol))
+            _report(_export(kind, network, shape, _target(session, kind), tol, meta))
             for kind in dict.fromkeys(formats)
         ]
     finally:
         distributed.shutdown(session.dist)
+
+
+def export_metadata(session: Session, checkpoint: Path) -> dict[str, Any]:
+    """The preprocessing record stored in each export (clara_cli.export.metadata): from the
+    checkpoint's resolved `train_conf` when it has one, else from the MMAR's config."""
+    from clara_cli.engine.checkpoint import load_checkpoint
+    from clara_cli.export.metadata import describe, preprocessing_metadata
+
+    train_conf = load_checkpoint(checkpoint).get("train_conf")
+    if isinstance(train_conf, dict) and "train" in train_conf:
+        conf, source = train_conf, f"{session.mmar.config_file} (as saved in {checkpoint.name})"
+    else:
+        conf, source = session.conf, str(session.mmar.config_file)
+    meta = preprocessing_metadata(conf, _plain_variables(session, conf), source)
+    log.info("preprocessing stored in the export: %s", describe(meta))
+    return meta
+
+
+def _plain_variables(session: Session, conf: dict[str, Any]) -> dict[str, Any]:
+    dataset = (conf.get("train") or {}).get("dataset") or {}
+    # The training's datalist (as resolved in the checkpoint), else this run's.
+    datalist = dataset.get("data_list_file_path") if isinstance(dataset, dict) else None
+    # Top-level values as the checkpoint saved them (resolved), else this run's.
+    names = conf.get("class_names") or session.var("class_names")
+    names = names or _dataset_labels(datalist or session.var("DATASET_JSON"))
+    return {"patch_size": conf.get("patch_size", session.var("patch_size")), "class_names": names}
+
+
+def _dataset_labels(datalist: Any) -> list[str] | None:
+    """Class names 1..K from the MSD `dataset.json` "labels" beside the datalist, if any."""
+    import json
+
+    if not isinstance(datalist, str) or not datalist:
+        return None
+    candidate = Path(datalist).parent / "dataset.json"
+    try:
+        labels = json.loads(candidate.read_text(encoding="utf-8")).get("labels")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(labels, dict):
+        return None
+    try:
+        ordered = sorted((int(k), str(v)) for k, v in labels.items())
+    except ValueError:
+        return None
+    return [name for value, name in ordered if value > 0] or None
 
 
 def default_input_shape(session: Session, network: Any) -> list[int]:
@@ -150,7 +197,9 @@ def _in_channels(network: Any) -> int:
     return int(first.shape[1]) if first is not None else 1
 
 
-def _export_default(session: Session, network: Any, shape: list[int], tolerance: float) -> Any:
+def _export_default(
+    session: Session, network: Any, shape: list[int], tolerance: float, meta: dict[str, Any]
+) -> Any:
     """pt2; TorchScript, with one warning, when the network does not export cleanly to pt2.
 
     Cleanly: captured, within the parity bound, and runnable at other spatial sizes (an AHNet
@@ -161,14 +210,20 @@ def _export_default(session: Session, network: Any, shape: list[int], tolerance:
 
     try:
         return export_pt2(
-            network, shape, _target(session, "pt2"), tolerance, require_dynamic_spatial=True
+            network,
+            shape,
+            _target(session, "pt2"),
+            tolerance,
+            require_dynamic_spatial=True,
+            metadata=meta,
         )
     except ClaraError as err:
         log.warning(
             "no pt2 export (%s); writing TorchScript instead (deprecated from PyTorch 2.9 on)",
             first_line(err),
         )
-    return _export("torchscript", network, shape, _target(session, "torchscript"), tolerance)
+    target = _target(session, "torchscript")
+    return _export("torchscript", network, shape, target, tolerance, meta)
 
 
 def _report(result: Any) -> Any:
@@ -195,15 +250,22 @@ def _target(session: Session, kind: str) -> Path:
     return torchscript if kind == "torchscript" else torchscript.with_suffix(".onnx")
 
 
-def _export(kind: str, network: Any, shape: list[int], target: Path, tolerance: float) -> Any:
+def _export(
+    kind: str,
+    network: Any,
+    shape: list[int],
+    target: Path,
+    tolerance: float,
+    meta: dict[str, Any] | None = None,
+) -> Any:
     if kind == "pt2":
         from clara_cli.export.pt2 import export_pt2
 
-        return export_pt2(network, shape, target, tolerance=tolerance)
+        return export_pt2(network, shape, target, tolerance=tolerance, metadata=meta)
     if kind == "torchscript":
         from clara_cli.export.torchscript import export_torchscript
 
-        return export_torchscript(network, shape, target, tolerance=tolerance)
+        return export_torchscript(network, shape, target, tolerance=tolerance, metadata=meta)
     from clara_cli.export.onnx import export_onnx
 
-    return export_onnx(network, shape, target, tolerance=tolerance)
+    return export_onnx(network, shape, target, tolerance=tolerance, metadata=meta)

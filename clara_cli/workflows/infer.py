@@ -102,7 +102,7 @@ def infer(request: RunRequest, options: InferOptions | None = None) -> Inference
         DataError: the inputs cannot be listed.
 
     Example:
-        >>> request = RunRequest(Path("mmars/spleen"), "config/config_inference.json")
+        >>> request = RunRequest(Path("mmars/clara_pt_spleen_ct_segmentation"), "config/config_inference.json")
         >>> infer(request, InferOptions(input=Path("scan.nii.gz"), output_dir=Path("out")))
     """
     from clara_cli.io.datalist import shard
@@ -120,7 +120,6 @@ def infer(request: RunRequest, options: InferOptions | None = None) -> Inference
             from clara_cli.io.writable import require_writable_folder
 
             require_writable_folder(output_dir, "output folder")
-        pipeline = _pipeline(session)
         dataset = session.conf.get("dataset")
         cases = collect_cases(
             options.input,
@@ -128,6 +127,7 @@ def infer(request: RunRequest, options: InferOptions | None = None) -> Inference
             session.var("DATA_ROOT"),
             str(session.mmar.config_file),
         )
+        pipeline = _pipeline(session)  # after the inputs: a wrong -i fails before the model loads
         mine = shard(cases, session.dist.rank, session.dist.world_size)
         show = options.progress and session.dist.is_main
         if show:
@@ -176,11 +176,29 @@ def refuse_prompts(request: RunRequest, options: InferOptions) -> None:
 
 def _pipeline(session: Any) -> Pipeline:
     from clara_cli.engine.amp import resolve_amp
+    from clara_cli.mmar.variables import truthy
     from clara_cli.workflows.sections import evaluation_section
 
     section = evaluation_section(session, "infer", ("pre_transforms", "inferer"))
     amp = resolve_amp(bool(session.var("amp", False)), session.dist.device)
-    return build_pipeline(section, session.dist.device, amp.dtype if amp.enabled else None)
+    pipeline = build_pipeline(
+        section,
+        session.dist.device,
+        amp.dtype if amp.enabled else None,
+        windows_per_pass=_windows_per_pass(session),
+    )
+    pipeline.labels_first = truthy(session.var("labels_first", False))
+    return pipeline
+
+
+def _windows_per_pass(session: Any) -> int:
+    """The `windows_per_pass` variable; unset: CPU_WINDOWS_PER_PASS on a CPU, all on a GPU."""
+    from clara_cli.engine.inference import CPU_WINDOWS_PER_PASS
+
+    value = session.var("windows_per_pass")
+    if value is None:
+        return CPU_WINDOWS_PER_PASS if session.dist.device.type == "cpu" else 0
+    return int(value)
 
 
 def _volume_classes(session: Any) -> list[str]:

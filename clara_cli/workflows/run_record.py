@@ -12,9 +12,13 @@ Beside it, `run.log` (`export_run.log`) keeps the run's log lines with time stam
 of the process that started the run: with --gpus/--nproc, rank 0's lines reach the terminal
 only) and its final status.
 
-A record already in the folder (an earlier run's) is never overwritten: it is renamed to
-`run-<its start time>.json` first (its log likewise), and a validation or inference says that
-the earlier run's outputs in that folder are replaced.
+A record already in the folder (an earlier run's) is never overwritten. A validation into a
+folder holding an earlier validation's or inference's outputs first moves all of them, record
+and log included, to `previous-<its start time>/` inside that folder, and says so: the new
+report is in the usual place (eval/...), the earlier one beside it, untouched. Otherwise (an
+inference, whose per-case outputs a re-run completes or adds to, or a training or export
+record) the record is renamed to `run-<its start time>.json` (its log likewise), and an
+inference says that files of the same name are replaced.
 """
 
 from __future__ import annotations
@@ -260,9 +264,13 @@ def _keep_earlier(path: Path, command: str) -> None:
     try:
         earlier = json.loads(path.read_text(encoding="utf-8"))
         started = str(earlier.get("started") or "")
+        earlier_command = str(earlier.get("command") or "")
     except (OSError, ValueError, AttributeError):
-        started = ""
+        started, earlier_command = "", ""
     stamp = _stamp(started) or _stamp(_iso(path.stat().st_mtime))
+    if command == "validate" and earlier_command in ("validate", "infer"):
+        _move_earlier_outputs(path.parent, stamp, earlier_command, started)
+        return
     kept = path.with_name(f"{path.stem}-{stamp}.json")
     counter = 1
     while kept.exists():
@@ -284,6 +292,30 @@ def _keep_earlier(path: Path, command: str) -> None:
             started or "at an unknown time",
             kept.name,
         )
+
+
+def _move_earlier_outputs(folder: Path, stamp: str, earlier: str, started: str) -> None:
+    """Everything in `folder` but earlier `previous-*` folders -> `folder/previous-<stamp>/`."""
+    target = folder / f"previous-{stamp}"
+    counter = 1
+    while target.exists():
+        counter += 1
+        target = folder / f"previous-{stamp}-{counter}"
+    entries = [p for p in folder.iterdir() if not p.name.startswith("previous-")]
+    try:
+        target.mkdir()
+        for entry in entries:
+            os.replace(entry, target / entry.name)
+    except OSError as err:
+        log.warning("cannot move the earlier outputs of %s to %s: %s", folder, target, err)
+        return
+    log.warning(
+        "%s held the outputs of an earlier %s (started %s): moved to %s",
+        folder,
+        earlier,
+        started or "at an unknown time",
+        target.name,
+    )
 
 
 def _write(path: Path, record: dict[str, Any]) -> None:

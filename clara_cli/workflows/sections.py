@@ -6,10 +6,14 @@ its components at the top level, plus a `model` entry that says where the networ
 
 from __future__ import annotations
 
+import copy
+import logging
 from typing import Any
 
 from clara_cli.errors import ConfigError
 from clara_cli.workflows.session import Session
+
+log = logging.getLogger("clara")
 
 
 def section_runtime(session: Session, amp_requested: bool) -> Any:
@@ -17,7 +21,8 @@ def section_runtime(session: Session, amp_requested: bool) -> Any:
 
     `amp_requested` is the config's `amp`: CUDA AMP in MONAI's engines, or CPU bf16 autocast
     around the network (see engine/amp.py). The variable `compile` (`clara train --compile`)
-    runs the training network through torch.compile (see engine/compiled.py).
+    runs the training network through torch.compile (see engine/compiled.py); `channels_last`
+    keeps its convolution weights channels-last (see engine/network.py).
     """
     from clara_cli.engine.amp import resolve_amp
     from clara_cli.engine.network import NetworkPreparer
@@ -37,6 +42,7 @@ def section_runtime(session: Session, amp_requested: bool) -> Any:
             dist,
             amp.dtype if amp.enabled and amp.device_type == "cpu" else None,
             compile=truthy(session.var("compile", False)),
+            channels_last=truthy(session.var("channels_last", False)),
         ),
     )
     return Runtime(dist.rank, dist.world_size, str(dist.device), wiring.hooks())
@@ -93,7 +99,8 @@ def evaluation_section(
 
     config = session.mmar.config
     runtime = section_runtime(session, bool(session.var("amp", False)))
-    spec = {k: config[k] for k in layout.SECTION_KEYS if k in config}
+    # A copy: an export's own preprocessing may replace values (_use_export_preprocessing).
+    spec = copy.deepcopy({k: config[k] for k in layout.SECTION_KEYS if k in config})
     source = str(session.mmar.config_file)
     for key in required:
         if key not in spec:
@@ -110,10 +117,47 @@ def evaluation_section(
             if model_spec is not None
             else [{"ckpt_path": str(session.path_var("MMAR_CKPT"))}]
         )
+        if _use_export_preprocessing(spec, loaders, session):
+            section = Section(
+                name,
+                spec,
+                source,
+                runtime,
+                lambda: session.conf,
+                prefix="",
+                variables=session.variables,
+            )
         section.provide("model", load_network(loaders, session, f"{source}: model"))
     elif isinstance(model_spec, list) and any(is_loader_spec(item) for item in model_spec):
         section.provide("model", _first_enabled_model(section, session, source))
     return section
+
+
+def _use_export_preprocessing(spec: dict[str, Any], loaders: Any, session: Session) -> bool:
+    """When the model is an export that records its preprocessing (clara export), put that
+    into `spec` in place of the config's values, saying what was used and what changed.
+
+    Returns:
+        True when `spec` changed (its Section must be rebuilt).
+    """
+    from clara_cli.engine.model_loading import enabled_export
+    from clara_cli.export.metadata import apply_to_section_spec, describe, read_metadata
+
+    export = enabled_export(loaders, session)
+    if export is None or not export.is_file():
+        return False
+    meta = read_metadata(export)
+    if meta is None:
+        log.info(
+            "%s records no preprocessing (an older or foreign export): using the config's", export
+        )
+        return False
+    log.info("%s was exported with its preprocessing: %s", export.name, describe(meta))
+    resolved = {k: session.conf[k] for k in spec if k in session.conf}
+    changes = apply_to_section_spec(spec, resolved, meta)
+    for change in changes:
+        log.warning("using the exported model's preprocessing, not the config's: %s", change)
+    return bool(changes)
 
 
 def _first_enabled_model(section: Any, session: Session, source: str) -> Any:

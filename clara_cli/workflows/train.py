@@ -72,6 +72,7 @@ def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResu
     With `options.resume` the run continues from the newest checkpoint in MMAR_CKPT_DIR;
     with `dont_load_ckpt_model: false` it starts from MMAR_CKPT's weights (finetuning).
     """
+    from clara_cli.engine.empty_shard import join_evaluation_with_empty_shards
     from clara_cli.engine.epoch_log import EpochLog
     from clara_cli.engine.handlers import EpochProgress, History
     from clara_cli.engine.resume import ResumeCheckpointer
@@ -79,13 +80,18 @@ def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResu
 
     options = options or TrainOptions()
     session = open_session(request)
+    history: Any = None
+    events_before: set[Path] | None = None
+    epochs_at_start = 0
     try:
         if session.dist.is_main:
             _require_writable_outputs(session)
+        events_before = _event_files(session.path_var("MMAR_CKPT_DIR"))
         train_section, validate_section = build_sections(session, bool(session.var("amp", False)))
         trainer = train_section.get("trainer")
         evaluator = validate_section.get_optional("evaluator") if validate_section else None
         dist = session.dist
+        join_evaluation_with_empty_shards(evaluator, dist.world_size)
         key_metric = _key_metric_name(evaluator)
         history = History(key_metric, reduce_loss=lambda x: _mean_over_ranks(dist, x))
         history.attach(trainer, evaluator)
@@ -97,6 +103,7 @@ def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResu
         config_loaders = _config_checkpoint_loaders(train_section)
         _refuse_unreadable_loader_files(config_loaders)
         resumed_from = _start_from(session, parts, ckpt_dir, bool(config_loaders), options.resume)
+        epochs_at_start = len(history.epochs)
         interval = _checkpoint_interval(session)
         if dist.is_main:
             ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -135,6 +142,11 @@ def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResu
             if options.write_train_stats:
                 write_train_stats(result, time.monotonic() - started)
         return result
+    except BaseException:
+        failed_early = not _completed_an_epoch(history, epochs_at_start)
+        if session.dist.is_main and events_before is not None and failed_early:
+            _discard_new_event_files(session.path_var("MMAR_CKPT_DIR"), events_before)
+        raise
     finally:
         distributed.shutdown(session.dist)
 
@@ -169,6 +181,21 @@ def _output_folders(node: Any) -> list[tuple[str, str]]:
         for item in node:
             found.extend(_output_folders(item))
     return found
+
+
+def _event_files(folder: Path) -> set[Path]:
+    return set(folder.rglob("events.out.tfevents.*")) if folder.is_dir() else set()
+
+
+def _completed_an_epoch(history: Any, epochs_at_start: int) -> bool:
+    return history is not None and len(history.epochs) > epochs_at_start
+
+
+def _discard_new_event_files(folder: Path, before: set[Path]) -> None:
+    """A run that failed before finishing an epoch leaves no TensorBoard files: they hold no
+    curve (later failures keep theirs: the curves up to the failure help find its cause)."""
+    for path in _event_files(folder) - before:
+        path.unlink(missing_ok=True)
 
 
 def _training_parts(

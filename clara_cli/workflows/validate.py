@@ -53,6 +53,7 @@ WORKFLOW = ValidateWorkflow()
 
 def validate(request: RunRequest, options: ValidateOptions | None = None) -> ValidationResult:
     """Run the validation workflow; rank 0 writes the per-case table, summary and figures."""
+    from clara_cli.engine.empty_shard import join_evaluation_with_empty_shards
     from clara_cli.launch import process_group as distributed
 
     session = open_session(request)
@@ -64,6 +65,7 @@ def validate(request: RunRequest, options: ValidateOptions | None = None) -> Val
             require_writable_folder(output_dir, "evaluation folder MMAR_EVAL_OUTPUT_PATH")
         section = evaluation_section(session)
         evaluator = section.get("evaluator")
+        join_evaluation_with_empty_shards(evaluator, session.dist.world_size)
         class_names = _class_names(session)
         # Every rank keeps its overlay slices: rank 0 gathers them for the report.
         recorder = _recorder_type(session)(class_names, keep_slices=True)

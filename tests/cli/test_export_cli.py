@@ -137,7 +137,10 @@ def test_validate_and_infer_from_the_export_match_the_checkpoint(
     scores = {}
     for name, loader in (("ckpt", USE_CKPT), ("ts", USE_TS)):
         out = tmp_path / name
-        args = ["-m", str(trained_41), *loader, f"MMAR_EVAL_OUTPUT_PATH={out}"]
+        # The training's grid and window: an export brings its own preprocessing (its
+        # clara.json), a checkpoint takes the config's, so both must be the training's here.
+        same = ["pixdim=[2,2,2]", "roi_size=[32,32,32]"]
+        args = ["-m", str(trained_41), *loader, f"MMAR_EVAL_OUTPUT_PATH={out}", *same]
         result = runner.invoke(cli, ["validate", *args])
         assert result.exit_code == 0, result.output
         scores[name] = (out / "metrics_per_case.csv").read_text()

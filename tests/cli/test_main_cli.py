@@ -102,3 +102,15 @@ def test_mmar_defaults_to_the_current_folder_when_it_holds_config(tmp_path, monk
     result = CliRunner().invoke(cli, ["train"])
     assert result.exit_code == 1
     assert "config file not found" in result.output
+
+
+@pytest.mark.parametrize("command", ["train", "validate", "infer"])
+def test_a_node_rank_outside_nnodes_is_a_usage_error_before_anything_starts(command):
+    from pathlib import Path
+
+    spleen = Path(__file__).parents[2] / "mmars" / "clara_pt_spleen_ct_segmentation"
+    args = [command, "-m", str(spleen), "--device", "cpu", "--nnodes", "2", "--node-rank", "5"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert "'--node-rank': must be between 0 and 1 (--nnodes 2), not 5" in result.output
+    assert "starting" not in result.output

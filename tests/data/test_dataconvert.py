@@ -284,3 +284,17 @@ def test_a_nifti_that_ends_early_is_a_failed_input(tmp_path, ct_pair):
         assert f"ends early ({len(plain) - 500} of " in status[name][1]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["whole.nii.gz"]
     assert "failed          3" in format_report(report)
+
+
+def test_a_killed_write_s_staging_folder_is_removed_at_the_next_run(tmp_path):
+    from clara_cli.data.dataconvert import remove_stale_staging
+
+    out = tmp_path / "out"
+    stale = out / "sub" / ".case.nii.gz.k3j_x9a2.tmp"  # as tempfile.mkdtemp names them
+    stale.mkdir(parents=True)
+    (stale / "case.nii.gz").write_bytes(b"half")
+    kept = out / ".hidden_but_not_ours"
+    kept.mkdir()
+
+    assert remove_stale_staging(out) == [stale]
+    assert not stale.exists() and kept.is_dir()

@@ -130,3 +130,17 @@ def test_existing_datalist_needs_overwrite(msd_root):
 def test_not_an_msd_folder(tmp_path):
     with pytest.raises(DataError, match="no dataset.json and no imagesTr"):
         prepare_datalist(tmp_path)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_a_datalist_gets_the_umask_s_mode_not_0600(tmp_path, umask):
+    import os
+
+    from clara_cli.io.datalist import write_datalist
+
+    previous = os.umask(umask)
+    try:
+        path = write_datalist(tmp_path / "dataset_0.json", {"training": []})
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

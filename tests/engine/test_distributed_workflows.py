@@ -84,3 +84,39 @@ def test_validation_with_two_processes_matches_one_process(tiny_mmar, tmp_path):
     assert two.metrics["val_mean_dice"] == pytest.approx(one.metrics["val_mean_dice"], abs=1e-4)
     assert one.metrics["val_mean_dice"] == pytest.approx(one.summary["mean_dice"], abs=1e-4)
     assert (tmp_path / "two" / "metrics_per_case.csv").read_text().count("spleen_0") == 3
+
+
+@pytest.mark.slow
+def test_a_rank_without_a_validation_case_joins_the_metric_with_nothing(tiny_mmar, tmp_path):
+    import json
+
+    datalist = json.loads((tiny_mmar / "config" / "dataset_0.json").read_text(encoding="utf-8"))
+    datalist["validation"] = datalist["validation"][:1]  # 1 case, 2 processes
+    one_case = tmp_path / "one_case.json"
+    one_case.write_text(json.dumps(datalist), encoding="utf-8")
+    ckpt_dir = tmp_path / "models"
+    overrides = {"epochs": 1, "DATASET_JSON": str(one_case), "MMAR_CKPT_DIR": str(ckpt_dir)}
+
+    # Training: rank 1 has no validation case, yet validates (and reduces) with rank 0.
+    trained = launch(TWO_CPU, train_rank, str(tiny_mmar), overrides)
+
+    dice = [rank["history"][-1]["val_mean_dice"] for rank in trained]
+    assert dice[0] == dice[1]  # both ranks hold the metric reduced over the job
+    assert (ckpt_dir / "model.pt").is_file()
+
+    def request(out):
+        values = {
+            "DATASET_JSON": str(one_case),
+            "MMAR_CKPT": str(ckpt_dir / "model.pt"),
+            "MMAR_EVAL_OUTPUT_PATH": str(tmp_path / out),
+        }
+        return RunRequest(
+            tiny_mmar, "config/config_validation.json", overrides=values, device="cpu"
+        )
+
+    one = run_command("validate", request("one"))
+    two = run_command("validate", request("two"), None, LaunchOptions(nproc=2))
+
+    assert [row["case"] for row in two.rows] == [row["case"] for row in one.rows] == ["spleen_05"]
+    assert two.metrics == pytest.approx(one.metrics, abs=1e-6)  # the case counted once
+    assert one.metrics  # a metric was computed, not an empty summary

@@ -97,7 +97,7 @@ def test_onnx_mismatch_fails_and_writes_nothing(tmp_path):
 @pytest.mark.parametrize("missing", ["onnx", "onnxruntime"])
 def test_missing_onnx_packages_give_the_install_hint(tmp_path, monkeypatch, missing):
     monkeypatch.setitem(sys.modules, missing, None)  # makes `import <missing>` raise ImportError
-    with pytest.raises(ClaraError, match=r"pip install 'clara\[onnx\]'"):
+    with pytest.raises(ClaraError, match=r"pip install 'clara-mmar\[onnx\]'"):
         export_onnx(_small_unet(), [1, 1, 16, 16, 16], tmp_path / "model.onnx")
 
 

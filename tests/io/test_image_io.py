@@ -126,3 +126,16 @@ def test_first_line_of_sitk_errors():
     assert first_line(err) == "The file is bad."
     assert first_line(RuntimeError("\n  first\nsecond")) == "first"
     assert first_line(KeyError()) == "KeyError"
+
+
+def test_a_nifti_written_as_metaimage_prints_no_itk_warnings(tmp_path, capfd):
+    nifti = tmp_path / "scan.nii.gz"
+    sitk.WriteImage(sitk.Image(8, 8, 4, sitk.sitkInt16), str(nifti))
+    image = read_image(nifti)  # carries NIfTI's empty descrip/aux_file and its qto_xyz matrix
+    capfd.readouterr()
+
+    write_image(image, tmp_path / "scan.mha")
+    write_image(image, tmp_path / "scan.mhd")
+
+    assert "MetaImageIO" not in capfd.readouterr().err  # ITK writes to the C stderr
+    assert_same_image(read_image(tmp_path / "scan.mha"), image)

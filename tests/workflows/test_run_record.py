@@ -85,7 +85,7 @@ def test_the_run_log_keeps_the_lines_and_the_status(tmp_path, caplog):
         run_command(_FakeValidate(), _request(tmp_path))
         with pytest.raises(RuntimeError):
             run_command(_FakeValidate(RuntimeError("disk full")), _request(tmp_path))
-    [earlier] = (tmp_path / "eval").glob("run-*.log")
+    [earlier] = (tmp_path / "eval").glob("previous-*/run.log")
     lines = earlier.read_text(encoding="utf-8").splitlines()
     # logged before eval/ existed, yet kept; then the final status
     assert lines[0].endswith("INFO validating 2 cases") and lines[-1].endswith(" completed")
@@ -112,17 +112,44 @@ def test_a_run_failing_before_its_output_folder_leaves_nothing(tmp_path):
     assert not (tmp_path / "eval").exists()
 
 
-def test_an_earlier_record_is_kept_and_the_replacement_said(tmp_path, caplog):
+def test_an_earlier_validation_is_moved_aside_whole(tmp_path, caplog):
     run_command(_FakeValidate(), _request(tmp_path))
-    first = json.loads((tmp_path / "eval" / "run.json").read_text(encoding="utf-8"))
-    with caplog.at_level(logging.WARNING, logger="clara"):
-        run_command(_FakeValidate(), _request(tmp_path, roi_size=[16, 16, 16]))
-    kept = sorted((tmp_path / "eval").glob("run-*.json"))
-    assert len(kept) == 1
-    assert json.loads(kept[0].read_text(encoding="utf-8")) == first
-    assert "holds the outputs of an earlier validate" in caplog.text and kept[0].name in caplog.text
-    latest = json.loads((tmp_path / "eval" / "run.json").read_text(encoding="utf-8"))
-    assert latest["set"]["roi_size"] == [16, 16, 16]
+    eval_dir = tmp_path / "eval"
+    first = json.loads((eval_dir / "run.json").read_text(encoding="utf-8"))
+    (eval_dir / "metrics_summary.json").write_text('{"mean_dice": 0.5}', encoding="utf-8")
+    (eval_dir / "overlays").mkdir()
+    (eval_dir / "overlays" / "case.png").write_bytes(b"png")
+    for roi in ([16, 16, 16], [24, 24, 24]):
+        with caplog.at_level(logging.WARNING, logger="clara"):
+            run_command(_FakeValidate(), _request(tmp_path, roi_size=roi))
+    previous = sorted(eval_dir.glob("previous-*"))
+    assert len(previous) == 2
+    oldest = next(p for p in previous if (p / "metrics_summary.json").exists())
+    # the whole earlier report, record and log included, not a file of it replaced
+    assert json.loads((oldest / "run.json").read_text(encoding="utf-8")) == first
+    assert (oldest / "overlays" / "case.png").read_bytes() == b"png"
+    assert (oldest / "run.log").is_file()
+    assert "held the outputs of an earlier validate" in caplog.text
+    assert oldest.name in caplog.text
+    assert sorted(p.name for p in eval_dir.iterdir() if not p.name.startswith("previous-")) == [
+        "run.json",
+        "run.log",
+    ]
+    latest = json.loads((eval_dir / "run.json").read_text(encoding="utf-8"))
+    assert latest["set"]["roi_size"] == [24, 24, 24]
+
+
+def test_an_earlier_training_record_is_renamed_not_its_folder_moved(tmp_path):
+    eval_dir = tmp_path / "eval"
+    eval_dir.mkdir()
+    (eval_dir / "run.json").write_text(
+        json.dumps({"command": "train", "started": "2026-12-01T10:00:00+00:00"}), encoding="utf-8"
+    )
+    (eval_dir / "model.pt").write_bytes(b"weights")
+    run_command(_FakeValidate(), _request(tmp_path))
+    assert (eval_dir / "model.pt").read_bytes() == b"weights"
+    assert (eval_dir / "run-20261201T100000Z.json").is_file()
+    assert not list(eval_dir.glob("previous-*"))
 
 
 def test_models_read_follow_the_loader_switches(tmp_path):

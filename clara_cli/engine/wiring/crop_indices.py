@@ -60,14 +60,14 @@ def index_step(crop: Any) -> tuple[Any, str] | None:
     if isinstance(crop, RandCropByPosNegLabeld):
         if crop.fg_indices_key is not None or crop.bg_indices_key is not None:
             return None
-        step = FgBgToIndicesd(
+        pair = FgBgToIndicesd(
             keys=crop.label_key,
             fg_postfix=FG_POSTFIX,
             bg_postfix=BG_POSTFIX,
             image_key=crop.image_key,
             image_threshold=crop.cropper.image_threshold,
         )
-        return step, "foreground/background"
+        return pair, "foreground/background"
     if isinstance(crop, RandCropByLabelClassesd):
         if crop.indices_key is not None:
             return None

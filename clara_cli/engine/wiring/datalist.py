@@ -3,7 +3,9 @@
 `{"name": "CacheDataset", "data_list_file_path": "...", "data_list_key": "training",
 "data_file_base_dir": "..."}` becomes `CacheDataset(data=<this rank's items>, transform=...)`.
 Training shards are padded to equal length (every rank runs the same number of steps);
-evaluation shards are not padded (no case counted twice), so every rank needs at least one.
+evaluation shards are not padded (no case counted twice), so with fewer cases than processes
+a rank may have none: it still takes part in the metric reduction, with nothing to add
+(:mod:`clara_cli.engine.empty_shard`).
 Each image/label pair must share one grid (headers compared when the dataset is built), every
 loaded image is checked for NaN/Inf, a failing transform names the item's files
 (:mod:`clara_cli.engine.case_errors`), and training items carry their file name to the batch
@@ -32,8 +34,7 @@ def load_rank_datalist(
         even: pad the shards to equal length (training).
 
     Raises:
-        DataError: the datalist cannot be read, or (evaluation) it has fewer items than
-            there are processes.
+        DataError: the datalist cannot be read.
     """
     from clara_cli.io.datalist import load_datalist, shard
 
@@ -44,12 +45,6 @@ def load_rank_datalist(
         items = load_datalist(path, key, base)
     except DataError as err:
         raise DataError(f"{where}: {err}") from None
-    if not even and len(items) < facts.world_size:
-        raise DataError(
-            f"{where}: the {key!r} list has {len(items)} item(s), fewer than the "
-            f"{facts.world_size} processes: every process needs one to evaluate\n"
-            f"  run with at most {len(items)} process(es)"
-        )
     return shard(items, facts.rank, facts.world_size, even=even)
 
 

@@ -61,11 +61,11 @@ def test_a_dataset_without_a_datalist_is_left_alone(kit):
     assert not kit.applies("datalist.dataset_items", kit.context(Dataset, {"data": []}))
 
 
-def test_fewer_evaluation_cases_than_processes_is_a_clear_error(datalist):
+def test_a_rank_beyond_the_evaluation_cases_gets_none_and_no_copy(datalist):
     facts = RunFacts({"DATA_ROOT": str(datalist.parent)}, "cpu", rank=1, world_size=2)
     spec = _spec(datalist, "validation")
-    with pytest.raises(DataError, match="has 1 item\\(s\\), fewer than the 2 processes"):
-        load_rank_datalist(spec, facts, "config.json: validate.dataset", even=False)
+    # Evaluation is not padded: no case scored twice (the empty rank joins the reduction).
+    assert load_rank_datalist(spec, facts, "config.json: validate.dataset", even=False) == []
     # Training pads the list instead, so that every rank runs the same number of steps.
     assert len(load_rank_datalist(spec, facts, "config.json: train.dataset", even=True)) == 1
 
