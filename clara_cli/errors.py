@@ -57,6 +57,37 @@ def root_cause(err: BaseException) -> BaseException:
     return err
 
 
+def clara_error_in(err: BaseException) -> ClaraError | None:
+    """The outermost ClaraError in the chain of causes of `err` (itself included), or None.
+
+    A ClaraError wrapping a library's error (a case's files named around a transform's
+    failure) is found before the library's error it was raised from.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ClaraError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__
+    return None
+
+
+def user_message(err: ClaraError) -> str:
+    """The message of a ClaraError as raised, also when a DataLoader worker raised it.
+
+    torch re-raises a worker's exception in the main process as the same type, with the
+    worker's whole traceback as its message; the user's message is what follows the last
+    `module.Type: ` line of that traceback.
+    """
+    text = str(err)
+    if "Original Traceback (most recent call last):" not in text:
+        return text
+    marker = f"\n{type(err).__module__}.{type(err).__qualname__}: "
+    at = text.rfind(marker)
+    return text[at + len(marker) :].rstrip("\n") if at >= 0 else text
+
+
 def first_line(err: BaseException) -> str:
     """The useful line of an exception's message, for a one-line report.
 

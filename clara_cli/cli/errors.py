@@ -18,7 +18,13 @@ import click
 
 from clara_cli.cli.options import debug_enabled
 from clara_cli.cli.streams import make_text_streams_utf8
-from clara_cli.errors import ClaraError, OverrideError, interrupted, root_cause
+from clara_cli.errors import (
+    ClaraError,
+    OverrideError,
+    clara_error_in,
+    interrupted,
+    user_message,
+)
 
 
 class _UsageValueError(click.ClickException):
@@ -32,7 +38,10 @@ class ClaraGroup(click.Group):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         make_text_streams_utf8()
-        return super().main(*args, **kwargs)
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            _wait_for_pool_workers()
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -50,7 +59,7 @@ class ClaraGroup(click.Group):
             _close_progress_bars()
             if debug_enabled(ctx):
                 traceback.print_exc()
-            raise click.ClickException(str(err)) from None
+            raise click.ClickException(user_message(err)) from None
         except Exception as err:  # noqa: BLE001 - the last line of defence for the user
             _close_progress_bars()
             if interrupted(err):  # a Ctrl-C that a library re-raised as its own error
@@ -58,16 +67,36 @@ class ClaraGroup(click.Group):
                     traceback.print_exc()
                 click.echo("Interrupted.", err=True)
                 sys.exit(130)
-            cause = root_cause(err)
-            if isinstance(cause, ClaraError) and not debug_enabled(ctx):
+            cause = clara_error_in(err)
+            if cause is not None and not debug_enabled(ctx):
                 # A library error raised inside MONAI/ignite (a transform run by a loader).
-                raise click.ClickException(str(cause)) from None
+                raise click.ClickException(user_message(cause)) from None
             if debug_enabled(ctx):
                 traceback.print_exc()
                 raise click.ClickException(describe_exception(err)) from None
             raise click.ClickException(
                 f"{describe_exception(err)}\n  (run again with --debug for the traceback)"
             ) from None
+
+
+def _wait_for_pool_workers(timeout: float = 30.0) -> None:
+    """Let thread-pool workers finish the item they are on before the interpreter exits.
+
+    When one item of a CacheDataset fails, MONAI leaves its ThreadPool with the other workers
+    still inside a torch or ITK call; they are daemon threads, and the interpreter tearing
+    down under them aborts the process ("terminate called without an active exception",
+    exit 134 instead of 1). The pool is already terminated, so each ends after its item.
+    """
+    import threading
+    import time
+
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        target = getattr(thread, "_target", None)
+        if thread is threading.current_thread() or not thread.daemon:
+            continue
+        if getattr(target, "__module__", "") == "multiprocessing.pool":
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _close_progress_bars() -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import pickletools
 import re
 import zipfile
 from collections.abc import Callable, Mapping
@@ -169,18 +170,83 @@ def make_checkpoint_saver_atomic(saver: Any) -> Any:
 
 
 def _corrupt(source: Path, err: BaseException) -> ClaraError:
+    what = _what_is_wrong(source)
+    detail = "" if what == "the file is empty" else f" ({_reason(err)})"
     return ClaraError(
-        f"cannot read checkpoint {source}: the file is truncated or corrupt "
-        f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no detail'})\n"
+        f"cannot read checkpoint {source}: {what}{detail}\n"
         "  use an earlier checkpoint, or train again without resuming"
     )
 
 
+def _what_is_wrong(source: Path) -> str:
+    size = source.stat().st_size
+    if size == 0:
+        return "the file is empty"
+    with source.open("rb") as handle:
+        head = handle.read(4)
+    # torch.save writes a zip archive, or (legacy format) a pickle starting with PROTO.
+    if head.startswith(b"PK") or head[:1] == b"\x80":
+        return "the file is truncated or corrupt"
+    return f"the file ({size} bytes) is not a PyTorch checkpoint"
+
+
+#: torch's weights_only refusal: advice (never to be repeated) around the one useful line.
+_TORCH_REASON = re.compile(r"^(Unsupported operand \d+|.*GLOBAL [\w.]+.*)$", re.MULTILINE)
+
+
+def _reason(err: BaseException) -> str:
+    """A short cause of a failed load, without torch's advice to load unsafely."""
+    text = str(err)
+    if "weights_only" in text:
+        match = _TORCH_REASON.search(text)
+        return match.group(1).strip() if match else "unreadable pickle data"
+    first = text.splitlines()[0] if text else "no detail"
+    return f"{type(err).__name__}: {first}"
+
+
 def _unsafe_globals(source: Path) -> list[str]:
+    """Python globals a checkpoint would import when unpickled, other than torch's own.
+
+    torch lists them for its zip format only; the legacy format (a few pickles one after
+    the other) and plain pickles are scanned with the standard library's opcode reader,
+    which parses without executing anything.
+    """
+    if zipfile.is_zipfile(source):
+        try:
+            return list(torch.serialization.get_unsafe_globals_in_checkpoint(source))
+        except Exception:  # noqa: BLE001 - a file it cannot parse is reported as corrupt instead
+            return []
     try:
-        return list(torch.serialization.get_unsafe_globals_in_checkpoint(source))
-    except Exception:  # noqa: BLE001 - a file it cannot parse is reported as corrupt instead
-        return []
+        from torch._weights_only_unpickler import _get_allowed_globals
+
+        allowed = set(_get_allowed_globals())
+    except ImportError:  # a torch without it: its own rebuild functions are the usual ones
+        allowed = set()
+    found = [
+        name
+        for name in _pickled_globals(source)
+        if name not in allowed and not name.startswith(("torch.", "collections.OrderedDict"))
+    ]
+    return list(dict.fromkeys(found))
+
+
+def _pickled_globals(source: Path, max_pickles: int = 4) -> list[str]:
+    """`module.name` of every GLOBAL/STACK_GLOBAL in the first pickles of the file."""
+    names: list[str] = []
+    with source.open("rb") as handle:
+        for _ in range(max_pickles):
+            strings: list[str] = []
+            try:
+                for opcode, arg, _pos in pickletools.genops(handle):
+                    if opcode.name == "GLOBAL" and isinstance(arg, str):
+                        names.append(arg.replace(" ", ".", 1))
+                    elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                        names.append(f"{strings[-2]}.{strings[-1]}")
+                    elif isinstance(arg, str):
+                        strings.append(arg)
+            except Exception:  # noqa: BLE001 - not (or no more) pickle data: stop scanning
+                break
+    return names
 
 
 __all__ = [

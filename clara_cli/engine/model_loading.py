@@ -121,8 +121,29 @@ def load_torchscript(path: Path, device: Any) -> Any:
             "  export one with `clara export -m MMAR --format torchscript`, or validate the checkpoint with "
             "--set dont_load_ts_model=true dont_load_ckpt_model=false"
         )
-    model = torch.jit.load(str(path), map_location=device)
+    try:
+        model = torch.jit.load(str(path), map_location=device)
+    except (RuntimeError, ValueError, OSError) as err:
+        raise ConfigError(
+            f"cannot load TorchScript model {path}: {_torchscript_problem(path, err)}\n"
+            "  export it again with `clara export -m MMAR --format torchscript`, or validate the "
+            "checkpoint with --set dont_load_ts_model=true dont_load_ckpt_model=false"
+        ) from None
     return model.eval()
+
+
+def _torchscript_problem(path: Path, err: BaseException) -> str:
+    """What is wrong with a file torch.jit.load refused, without torch's internal wording."""
+    import zipfile
+
+    text = str(err)
+    if path.stat().st_size == 0:
+        return "the file is empty"
+    if not zipfile.is_zipfile(path):
+        return "the file is not a TorchScript archive (truncated, or another format)"
+    if "constants.pkl" in text or "code/" in text:
+        return "the file is a PyTorch archive but not TorchScript (a checkpoint? load it with ckpt_path)"
+    return text.splitlines()[0].split(". This is an internal")[0] if text else type(err).__name__
 
 
 def network_from_checkpoint(path: Path, session: Any) -> Any:
@@ -132,6 +153,7 @@ def network_from_checkpoint(path: Path, session: Any) -> Any:
     MMAR's config/config_train.json (with the run's variables).
     """
     from clara_cli.engine.checkpoint import load_checkpoint
+    from clara_cli.engine.state_fit import load_fitting_weights
 
     if not path.is_file():
         raise ConfigError(
@@ -144,12 +166,9 @@ def network_from_checkpoint(path: Path, session: Any) -> Any:
         train_conf = _mmar_train_conf(session)
     network = build_network(train_conf, session, str(path))
     state = checkpoint.get("model", checkpoint)
-    try:
-        network.load_state_dict(state)
-    except RuntimeError as err:
-        raise ConfigError(
-            f"{path}: the weights do not fit the network of the config: {err}"
-        ) from None
+    if not isinstance(state, dict):
+        raise ConfigError(f"{path}: 'model' is not a state_dict")
+    load_fitting_weights(network, state, path)
     return network.eval()
 
 

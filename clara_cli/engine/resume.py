@@ -247,14 +247,9 @@ def _load_model(model: Any, state: Any, path: Path) -> None:
     if state and all(k.startswith("module.") for k in state):
         # Saved from a DistributedDataParallel wrapper rather than the plain network.
         state = {k[len("module.") :]: v for k, v in state.items()}
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        first = str(err).splitlines()[0]
-        raise ConfigError(
-            f"{path}: the saved weights do not fit the configured network ({first})\n"
-            "  was the checkpoint trained with another model config?"
-        ) from None
+    from clara_cli.engine.state_fit import load_fitting_weights
+
+    load_fitting_weights(model, state, path)
 
 
 def epoch_in_name(path: Path) -> int:

@@ -8,7 +8,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from clara_cli.errors import ClaraError, ComponentError, root_cause
+from clara_cli.errors import ComponentError, clara_error_in
 from clara_cli.registry import builtin, shims
 
 
@@ -126,8 +126,8 @@ def construct(target: Callable[..., Any], label: str, args: dict[str, Any], wher
     except ComponentError:
         raise
     except Exception as err:
-        cause = root_cause(err)
-        if isinstance(cause, ClaraError):
+        cause = clara_error_in(err)
+        if cause is not None:
             # Already says what and where (a transform refusing a file while a dataset
             # caches it); MONAI's "applying transform <... object at 0x...>" adds nothing.
             raise cause from None

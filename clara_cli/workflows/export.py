@@ -109,6 +109,7 @@ def export_mmar(
     # The exported graph must not depend on a device: build and check on the CPU.
     session = open_session(replace(request, device="cpu"))
     try:
+        _require_writable_targets(session, formats or ("pt2", "torchscript"))
         checkpoint = session.path_var("MMAR_CKPT")
         network = network_from_checkpoint(checkpoint, session)
         shape = list(input_shape) if input_shape else default_input_shape(session, network)
@@ -230,6 +231,14 @@ def _report(result: Any) -> Any:
     for note in result.notes:
         log.info("  note: %s", note)
     return result
+
+
+def _require_writable_targets(session: Session, formats: Sequence[str]) -> None:
+    """Refuse an export folder we cannot write before the network is built and traced."""
+    from clara_cli.io.writable import require_writable_folder
+
+    for kind in dict.fromkeys(formats):
+        require_writable_folder(_target(session, kind).parent, f"{kind} export folder")
 
 
 def _target(session: Session, kind: str) -> Path:

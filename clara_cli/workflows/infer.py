@@ -116,6 +116,10 @@ def infer(request: RunRequest, options: InferOptions | None = None) -> Inference
         overlap = output_overlap(options.input, output_dir)
         if overlap:
             raise DataError(overlap)
+        if session.dist.is_main:
+            from clara_cli.io.writable import require_writable_folder
+
+            require_writable_folder(output_dir, "output folder")
         dataset = session.conf.get("dataset")
         cases = collect_cases(
             options.input,

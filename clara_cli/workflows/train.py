@@ -84,6 +84,8 @@ def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResu
     events_before: set[Path] | None = None
     epochs_at_start = 0
     try:
+        if session.dist.is_main:
+            _require_writable_outputs(session)
         events_before = _event_files(session.path_var("MMAR_CKPT_DIR"))
         train_section, validate_section = build_sections(session, bool(session.var("amp", False)))
         trainer = train_section.get("trainer")
@@ -98,9 +100,9 @@ def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResu
             EpochLog(history, getattr(trainer, "optimizer", None)).attach(trainer)
         ckpt_dir = session.path_var("MMAR_CKPT_DIR")
         parts = _training_parts(session, trainer, train_section, validate_section, history)
-        resumed_from = _start_from(
-            session, parts, ckpt_dir, _loads_checkpoint_itself(train_section), options.resume
-        )
+        config_loaders = _config_checkpoint_loaders(train_section)
+        _refuse_unreadable_loader_files(config_loaders)
+        resumed_from = _start_from(session, parts, ckpt_dir, bool(config_loaders), options.resume)
         epochs_at_start = len(history.epochs)
         interval = _checkpoint_interval(session)
         if dist.is_main:
@@ -147,6 +149,38 @@ def train(request: RunRequest, options: TrainOptions | None = None) -> TrainResu
         raise
     finally:
         distributed.shutdown(session.dist)
+
+
+#: Handler arguments that name a folder the run writes to (TensorBoard, checkpoint savers).
+_OUTPUT_FOLDER_ARGS = ("log_dir", "save_dir", "output_dir")
+
+
+def _require_writable_outputs(session: Session) -> None:
+    """Refuse, before anything is built, a checkpoint or TensorBoard folder we cannot write.
+
+    Otherwise TensorBoard's writer thread fails in the background and the first checkpoint
+    save fails only after a whole epoch.
+    """
+    from clara_cli.io.writable import require_writable_folder
+
+    require_writable_folder(session.path_var("MMAR_CKPT_DIR"), "checkpoint folder MMAR_CKPT_DIR")
+    for key, folder in _output_folders(session.conf):
+        require_writable_folder(folder, f"folder of `{key}`")
+
+
+def _output_folders(node: Any) -> list[tuple[str, str]]:
+    """(argument name, folder) of every resolved output-folder argument in `node`."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _OUTPUT_FOLDER_ARGS and isinstance(value, str) and "{" not in value:
+                found.append((key, value))
+            else:
+                found.extend(_output_folders(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(_output_folders(item))
+    return found
 
 
 def _event_files(folder: Path) -> set[Path]:
@@ -234,13 +268,26 @@ def _say_how_to_continue(ckpt_dir: Path, interval: int) -> None:
     )
 
 
-def _loads_checkpoint_itself(train_section: Any) -> bool:
+def _config_checkpoint_loaders(train_section: Any) -> list[Any]:
     from monai.handlers import CheckpointLoader
 
     # A config that loads MMAR_CKPT with its own handler (Clara's config_finetune.json).
-    return any(
-        isinstance(h, CheckpointLoader) for h in train_section.get_optional("handlers") or []
-    )
+    return [
+        h for h in train_section.get_optional("handlers") or [] if isinstance(h, CheckpointLoader)
+    ]
+
+
+def _refuse_unreadable_loader_files(loaders: list[Any]) -> None:
+    """Check the files of the config's CheckpointLoaders as clara's own loading does.
+
+    MONAI's loader reads them only when training starts, and a refused file then surfaces
+    as torch's message (which advises loading with weights_only=False). The file is read
+    twice, once here: finetuning is started rarely and the safety is worth the second read.
+    """
+    from clara_cli.engine.checkpoint import load_checkpoint
+
+    for loader in loaders:
+        load_checkpoint(loader.load_path)
 
 
 def _checkpoint_interval(session: Session) -> int:

@@ -58,6 +58,11 @@ def validate(request: RunRequest, options: ValidateOptions | None = None) -> Val
 
     session = open_session(request)
     try:
+        output_dir = session.path_var("MMAR_EVAL_OUTPUT_PATH")
+        if session.dist.is_main:  # checked now, not after a whole validation
+            from clara_cli.io.writable import require_writable_folder
+
+            require_writable_folder(output_dir, "evaluation folder MMAR_EVAL_OUTPUT_PATH")
         section = evaluation_section(session)
         evaluator = section.get("evaluator")
         join_evaluation_with_empty_shards(evaluator, session.dist.world_size)
@@ -76,7 +81,6 @@ def validate(request: RunRequest, options: ValidateOptions | None = None) -> Val
             rows = [r for part, _ in gathered for r in part]
             slices = {k: v for _, part in gathered for k, v in part.items()}
         rows.sort(key=lambda r: r["case"])
-        output_dir = session.path_var("MMAR_EVAL_OUTPUT_PATH")
         from clara_cli.report.tables import summarize
 
         summary = summarize(rows)

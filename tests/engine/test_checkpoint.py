@@ -135,7 +135,7 @@ def test_a_truncated_checkpoint_is_reported_as_corrupt(tmp_path):
 
 def test_garbage_and_missing_files_are_clear_errors(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint at all")
-    with pytest.raises(ClaraError, match="truncated or corrupt"):
+    with pytest.raises(ClaraError, match="is not a PyTorch checkpoint"):
         load_checkpoint(tmp_path / "junk.pt")
     with pytest.raises(ClaraError, match="checkpoint not found"):
         load_checkpoint(tmp_path / "absent.pt")

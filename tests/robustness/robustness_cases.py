@@ -163,6 +163,34 @@ def break_training_image(how: str) -> Setup:
             sitk.WriteImage(label[:, :, :-3], str(label_path))
         elif how == "missing":
             path.unlink()
+        elif how == "truncated":
+            content = path.read_bytes()
+            path.write_bytes(content[: len(content) // 2])
+        elif how == "random":
+            path.write_bytes(RANDOM)
+        elif how == "empty":
+            path.write_bytes(b"")
+        elif how == "2d":
+            sitk.WriteImage(sitk.Image(32, 32, sitk.sitkFloat32), str(path))
+        elif how == "label-7":
+            label_path = data / datalist["training"][0]["label"]
+            label = sitk.ReadImage(str(label_path))
+            array = sitk.GetArrayFromImage(label)
+            array[array > 0] = 7
+            seven = sitk.GetImageFromArray(array)
+            seven.CopyInformation(label)
+            sitk.WriteImage(seven, str(label_path))
+
+    return setup
+
+
+def file_in_the_way(relative: str) -> Setup:
+    """tmp/<relative> is a regular file, so no folder can be made below it (even as root)."""
+
+    def setup(ws: Workspace) -> None:
+        path = ws.tmp / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("not a folder", encoding="utf-8")
 
     return setup
 
@@ -417,6 +445,29 @@ CASES: list[Case] = [
         break_training_image("label-grid"),
         marks=("slow",),
     ),
+    *(
+        Case(
+            f"train-{how}-image",
+            [*TRAIN, *TINY],
+            "spleen_",
+            break_training_image(how),
+            marks=("slow",),
+        )  # fmt: skip
+        for how in ("truncated", "random", "empty", "2d")
+    ),
+    Case(
+        "train-label-value-7",
+        [*TRAIN, *TINY],
+        "7",
+        break_training_image("label-7"),
+        marks=("slow",),
+    ),
+    Case(
+        "train-models-folder-unwritable",
+        [*TRAIN, *TINY, "MMAR_CKPT_DIR={tmp}/blocker/models"],
+        "{tmp}/blocker",
+        file_in_the_way("blocker"),
+    ),
     Case(
         "train-finetune-missing-checkpoint",
         [*TRAIN, *TINY, "dont_load_ckpt_model=false", "MMAR_CKPT={tmp}/nope.pt"],
@@ -446,6 +497,12 @@ CASES: list[Case] = [
         VALIDATE,
         "config_validation.json",
         write_text("m/config/config_validation.json", "{"),
+    ),
+    Case(
+        "validate-eval-folder-unwritable",
+        [*VALIDATE, "--set", "pixdim=[4,4,4]", "MMAR_EVAL_OUTPUT_PATH={tmp}/blocker/eval"],
+        "{tmp}/blocker",
+        both(file_in_the_way("blocker"), checkpoint(b"")),
     ),
     Case("validate-set-roi-words", [*VALIDATE, "--set", "roi_size=abc"], "roi_size", exit_code=2),
     Case("validate-unknown-option", [*VALIDATE, "--resume"], "--resume", exit_code=2),
@@ -498,6 +555,7 @@ CASES: list[Case] = [
     ),
     Case("export-missing-checkpoint", EXPORT, "model.pt"),
     Case("export-empty-checkpoint", EXPORT, "model.pt", checkpoint(b"")),
+    Case("export-random-checkpoint", EXPORT, "model.pt", checkpoint(RANDOM)),
     Case("export-tolerance-zero", [*EXPORT, "--tolerance", "0"], "--tolerance", exit_code=2),
     Case("export-bad-format", [*EXPORT, "--format", "tflite"], "tflite", exit_code=2),
     # check

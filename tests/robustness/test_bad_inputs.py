@@ -82,4 +82,6 @@ def test_a_bad_input_fails_with_one_clear_error(case: Case, tiny_spleen: Path, t
     assert len(errors) == 1, described
     assert case.names.format(**values) in errors[0], described
     assert "Traceback" not in output, described
+    assert "object at 0x" not in output, described  # a repr is not a message
+    assert "weights_only=False" not in output, described  # never advise loading unsafely
     assert _left_behind(_files(tmp_path, tiny_spleen) - before) == [], described

@@ -53,6 +53,7 @@ from clara_cli.engine.wiring import (
     defaults,
     device,
     implicit,
+    label_range,
     legacy,
     meta_dicts,
     persistent_cache,
@@ -85,6 +86,7 @@ BUILTIN_MODULES = (
     readers,
     meta_dicts,
     quiet,
+    label_range,
     preparation,
 )
 

@@ -7,8 +7,9 @@ evaluation shards are not padded (no case counted twice), so with fewer cases th
 a rank may have none: it still takes part in the metric reduction, with nothing to add
 (:mod:`clara_cli.engine.empty_shard`).
 Each image/label pair must share one grid (headers compared when the dataset is built), every
-loaded image is checked for NaN/Inf, and training items carry their file name to the
-batch (see :mod:`clara_cli.engine.finite`).
+loaded image is checked for NaN/Inf, a failing transform names the item's files
+(:mod:`clara_cli.engine.case_errors`), and training items carry their file name to the batch
+(see :mod:`clara_cli.engine.finite`).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def require_matching_geometry(items: list[dict[str, Any]], where: str) -> None:
     ]
     unique = list({(p["image"], p["label"]): p for p in pairs}.values())  # shards are padded
     problems = geometry_mismatches("", unique)
+    _refuse_unreadable(problems, where)
     if problems:
         more = f"\n  ... and {len(problems) - 3} more pair(s)" if len(problems) > 3 else ""
         listed = "\n  ".join(problems[:3])
@@ -74,6 +76,26 @@ def require_matching_geometry(items: list[dict[str, Any]], where: str) -> None:
             "  resample each label onto its image (or fix the header), or remove the case; "
             "`clara prepare-dataset` lists every such pair"
         )
+
+
+def _refuse_unreadable(problems: list[str], where: str) -> None:
+    """Files whose header cannot be read are not a grid mismatch: say what they are."""
+    import os
+
+    suffix = ": unreadable header"
+    files = [p[: -len(suffix)] for p in problems if p.endswith(suffix)]
+    if not files:
+        return
+    shown = [
+        f"{f} ({'empty' if os.path.getsize(f) == 0 else 'not a readable image'})" for f in files
+    ]
+    more = f"\n  ... and {len(shown) - 3} more" if len(shown) > 3 else ""
+    listed = "\n  ".join(shown[:3])
+    raise DataError(
+        f"{where}: {len(files)} file(s) cannot be read as images (empty, truncated or not an "
+        f"image file):\n  {listed}{more}\n"
+        "  fix or replace them, or remove these cases from the datalist"
+    )
 
 
 def _names_datalist(ctx: BuildContext) -> bool:
@@ -93,7 +115,10 @@ def _dataset_items(ctx: BuildContext) -> None:
     ctx.args["data"] = items
     ctx.fill_from_key("transform", "pre_transforms")
     if "transform" in ctx.args:
-        ctx.args["transform"] = with_finite_checks(ctx.args["transform"])
+        from clara_cli.engine.case_errors import naming_cases
+
+        # Checked for NaN/Inf after loading; any failure names the item's files.
+        ctx.args["transform"] = naming_cases(with_finite_checks(ctx.args["transform"]))
 
 
 RULES = (

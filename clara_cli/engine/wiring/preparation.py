@@ -2,7 +2,7 @@
 
 Before construction an engine gets the run's AMP flag and its network prepared (DDP, CPU
 autocast); after it, a trainer gets torch.amp's GradScaler, the bf16 non-finite-gradient
-fallback and the non-finite loss guard, and a CheckpointSaver writes atomically and keeps
+fallback, the non-finite loss guard and the naming of a failing batch's cases, and a CheckpointSaver writes atomically and keeps
 its final checkpoint for a completed run.
 """
 
@@ -56,6 +56,14 @@ def _non_finite_loss_guard(ctx: BuildContext) -> Any:
     return ctx.obj
 
 
+def _batch_error_namer(ctx: BuildContext) -> Any:
+    from clara_cli.engine.case_errors import BatchErrorNamer
+
+    # After the loss guard's rule: a step failing on its data names the batch's cases.
+    BatchErrorNamer().attach(ctx.obj)
+    return ctx.obj
+
+
 def _atomic_checkpoints(ctx: BuildContext) -> Any:
     from clara_cli.engine.checkpoint import make_checkpoint_saver_atomic
 
@@ -83,6 +91,7 @@ RULES = (
     Rule("preparation.grad_scaler", _SUPERVISED_TRAINER, after=_grad_scaler),
     Rule("preparation.non_finite_fallback", _SUPERVISED_TRAINER, after=_non_finite_fallback),
     Rule("preparation.non_finite_loss", _SUPERVISED_TRAINER, after=_non_finite_loss_guard),
+    Rule("preparation.batch_errors", _SUPERVISED_TRAINER, after=_batch_error_namer),
     Rule(
         "preparation.no_final_model_on_error",
         subclass_of("monai.handlers.CheckpointSaver"),
