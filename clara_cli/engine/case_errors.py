@@ -127,7 +127,7 @@ def _unreadable_among(files: list[str]) -> list[str]:
 class CaseNamingCompose(Compose):
     """A Compose whose failures name the files of the item it was applied to."""
 
-    def __call__(self, input_: Any, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, input_: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         try:
             return super().__call__(input_, *args, **kwargs)
         except ClaraError:
