@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clara_cli.errors import DistributedError
+from clara_cli.errors import DistributedError, clara_error_in
 from clara_cli.io.atomic import atomic_write_text
 
 
@@ -169,11 +169,14 @@ def _run_worker(error_dir: str, entrypoint: Callable[..., Any], *args: Any) -> A
         if isinstance(err, SystemExit) and err.code in (0, None):
             return None
         rank = os.environ.get("RANK", "?")
+        # clara's own errors already say what and where (a file, a config key), as they do in
+        # one process; only an unexpected exception needs its class and code location.
+        ours = clara_error_in(err) if isinstance(err, Exception) else None
         record = {
             "rank": rank,
             "time_ns": time.time_ns(),
-            "error": f"{type(err).__name__}: {err}",
-            "where": _innermost_frame(err),
+            "error": str(ours) if ours is not None else f"{type(err).__name__}: {err}",
+            "where": "" if ours is not None else _innermost_frame(err),
             "traceback": "".join(traceback.format_exception(err)),
         }
         atomic_write_text(Path(error_dir) / f"rank{rank}.json", json.dumps(record))

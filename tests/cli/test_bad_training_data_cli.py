@@ -179,3 +179,38 @@ def test_a_real_process_exits_1_not_abort_when_a_cached_item_fails(mmar_41, data
     assert done.returncode == 1, done.stderr[-2000:]
     assert f"Error: {image}: the file cannot be read as an image" in done.stderr
     assert "terminate called" not in done.stderr
+
+
+@pytest.mark.slow
+def test_on_two_processes_the_failing_rank_names_its_file(mmar_41, data):
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder, image, _ = data
+    image.write_bytes(image.read_bytes()[:3000])
+    repo = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]),
+    }
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(name, None)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "clara_cli", "train", "-m", str(mmar_41), "--device", "cpu"]
+        + ["--nproc", "2", "--set", "epochs=1", f"DATA_ROOT={folder}"]
+        + [f"DATASET_JSON={folder / 'dataset_0.json'}"],
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        env=env,
+        timeout=300,
+    )
+
+    assert done.returncode == 1, done.stderr[-2000:]
+    expected = rf"Error: rank [01] of 2 failed: {re.escape(str(image))}: the file cannot be read "
+    assert re.search(expected, done.stderr), done.stderr[-2000:]
+    assert "DataError" not in done.stderr and "Traceback" not in done.stderr

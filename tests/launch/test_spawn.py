@@ -64,6 +64,19 @@ def toy_one_rank_raises(bad_rank: int) -> int:
         return ctx.rank
 
 
+def toy_one_rank_has_a_bad_case(bad_rank: int) -> int:
+    from clara_cli.errors import DataError
+
+    with distributed("cpu") as ctx:
+        if ctx.rank == bad_rank:
+            try:
+                raise OSError("Compressed file ended before the end-of-stream marker")
+            except OSError as err:
+                raise DataError("/data/case_7.nii.gz: the file cannot be read") from err
+        torch.distributed.all_reduce(torch.ones(1))
+        return ctx.rank
+
+
 def toy_raises_inside_try_finally(bad_rank: int) -> int:
     # The shape of the real workflows: shutdown() in a finally block.
     ctx = init_distributed("cpu")
@@ -109,6 +122,17 @@ def test_one_rank_raising_fails_the_job_once_and_quickly():
     assert "Traceback" not in message  # the traceback is only in the chained cause
     assert "synthetic failure on rank 1" in str(info.value.__cause__)
     assert elapsed < 60
+
+
+@pytest.mark.slow
+def test_a_rank_s_data_error_reads_as_it_does_in_one_process():
+    # The file and what is wrong, as `clara train` prints it without --nproc: no exception
+    # class, no code location (those are for unexpected errors).
+    with pytest.raises(DistributedError) as info:
+        launch(LaunchSpec(nproc_per_node=2, device="cpu"), toy_one_rank_has_a_bad_case, 1)
+    first_line = str(info.value).splitlines()[0]
+    assert first_line == "rank 1 of 2 failed: /data/case_7.nii.gz: the file cannot be read"
+    assert " at " not in str(info.value)
 
 
 @pytest.mark.slow
