@@ -55,17 +55,21 @@ thread (``--threads 1``) and shares, not seconds; indicative:
    `brg_conv_*:avx2`, weights still gemm but faster (183 / 266 / 315 ms); per convolution
    0.7-0.9x, and 0.4x for the 2-channel 96^3 convolutions (which run at ~1.5 GFLOP/s in
    plain layout).
-3. The whole step does not gain from channels_last_3d because MONAI's default norm,
+3. The profiled step gains little from channels_last_3d because MONAI's default norm,
    `InstanceNorm3d`, returns a contiguous tensor (PyTorch runs it as batch norm on an
    (1, N*C, ...) view): the next convolution converts back, and the added `copy_` time
-   (0.08 -> 0.88 s of 6.1 s) eats the convolutions' gain (5.32 -> 5.19 s). PReLU keeps
-   channels_last. A channels_last-preserving instance norm would be the next thing to try.
+   (0.08 -> 0.88 s of 6.1 s) eats most of the convolutions' gain (5.32 -> 5.19 s). PReLU
+   keeps channels_last; `GroupNorm(C, C)` (the same values as InstanceNorm3d without affine)
+   keeps it too. In CPU time (batch 2, one thread, 5-9 interleaved repeats, +-15 % spread)
+   the medians were: plain 1.20 s/sample, channels_last_3d 1.05 (0.87x), GroupNorm 1.09,
+   channels_last_3d + GroupNorm 1.03: the spreads overlap, so no clear win over
+   channels_last alone, which `clara train` already offers as ``--set channels_last=true``.
 4. What else was measured (CPU time per sample, batch 2, one thread, two repeats): Adam
    `fused=True` 5-7 ms per step instead of 16-23 ms (~1 % of a 2.4 s step; `foreach=True` no
-   gain); channels_last_3d 0.87-0.97x (within the +-10 % noise of repeats). Norm, PReLU,
-   loss, zero_grad and Adam are 11-13 % of the step together and at most 5 % each, so the
-   settings tried for them (fused Adam, grads set to None) stay far below the repeated 5 %
-   `clara train` requires before turning a setting on. None was turned on.
+   gain). Norm, PReLU, loss, zeroing the gradients (`fill_`, <= 1 %) and Adam are 11-13 % of
+   the step together and at most 5 % each, so settings for them stay below the repeated 5 %
+   `clara train` requires before turning one on. None was turned on: the time is in the
+   convolutions' kernels (item 2), which only native bf16 or a better oneDNN build change.
 """
 
 from __future__ import annotations
