@@ -127,7 +127,9 @@ def infer(request: RunRequest, options: InferOptions | None = None) -> Inference
             session.var("DATA_ROOT"),
             str(session.mmar.config_file),
         )
-        pipeline = _pipeline(session)  # after the inputs: a wrong -i fails before the model loads
+        pipeline = inference_pipeline(
+            session
+        )  # after the inputs: a wrong -i fails before the model loads
         mine = shard(cases, session.dist.rank, session.dist.world_size)
         show = options.progress and session.dist.is_main
         if show:
@@ -174,7 +176,8 @@ def refuse_prompts(request: RunRequest, options: InferOptions) -> None:
         )
 
 
-def _pipeline(session: Any) -> Pipeline:
+def inference_pipeline(session: Any) -> Pipeline:
+    """The built inference pipeline of an open session (its config's `infer` section)."""
     from clara_cli.engine.amp import resolve_amp
     from clara_cli.mmar.variables import truthy
     from clara_cli.workflows.sections import evaluation_section
@@ -186,6 +189,7 @@ def _pipeline(session: Any) -> Pipeline:
         session.dist.device,
         amp.dtype if amp.enabled else None,
         windows_per_pass=_windows_per_pass(session),
+        freeze=truthy(session.var("freeze_network", False)),
     )
     pipeline.labels_first = truthy(session.var("labels_first", False))
     return pipeline

@@ -55,7 +55,7 @@ def infer_with_clicks(request: RunRequest, options: InferOptions) -> InferenceRe
     """
     from clara_cli.io.datalist import shard
     from clara_cli.launch import process_group as distributed
-    from clara_cli.workflows.infer import _pipeline
+    from clara_cli.workflows.infer import inference_pipeline
     from clara_cli.workflows.infer_cases import collect_cases
 
     if options.skip_done:
@@ -71,7 +71,7 @@ def infer_with_clicks(request: RunRequest, options: InferOptions) -> InferenceRe
         )
     session = open_session(request)
     try:
-        pipeline = _pipeline(session)
+        pipeline = inference_pipeline(session)
         dataset = session.conf.get("dataset")
         cases = collect_cases(
             options.input,
