@@ -144,7 +144,6 @@ def build_pipeline(
     autocast_dtype: Any = None,
     extra_members: list[Member] | None = None,
     windows_per_pass: int = 0,
-    freeze: bool = False,
 ) -> Pipeline:
     """The pipeline of a built inference section (its `model` provided or built).
 
@@ -155,9 +154,8 @@ def build_pipeline(
         extra_members: further networks to run and combine with the config's.
         windows_per_pass: at most this many windows per forward pass (see
             :class:`WindowPasses`); 0 runs the inferer's batches as they come.
-        freeze: run the config's network frozen (see :func:`freeze_for_inference`).
     """
-    network = prepare_for_inference(section.get("model"), autocast_dtype, windows_per_pass, freeze)
+    network = prepare_for_inference(section.get("model"), autocast_dtype, windows_per_pass)
     members = [Member(network, section.get("inferer"))] + list(extra_members or [])
     return Pipeline(
         members=members,
@@ -168,11 +166,10 @@ def build_pipeline(
 
 
 def prepare_for_inference(
-    network: Any, autocast_dtype: Any = None, windows_per_pass: int = 0, freeze: bool = False
+    network: Any, autocast_dtype: Any = None, windows_per_pass: int = 0
 ) -> Any:
     """Eval mode, channels-last 3D weights, autocast to `autocast_dtype` (None: fp32), and
-    at most `windows_per_pass` windows per forward pass (0: as the inferer batches them);
-    `freeze` freezes an fp32 network (:func:`freeze_for_inference`).
+    at most `windows_per_pass` windows per forward pass (0: as the inferer batches them).
 
     Channels-last weights make oneDNN run 3D convolutions in its blocked layout without
     converting every window batch (measured faster for AHNet/UNet on CPU, identical fp32
@@ -187,43 +184,11 @@ def prepare_for_inference(
     device = next((p.device for p in network.parameters()), torch.device("cpu"))
     if device.type == "cpu" and _has_3d_convolutions(network):
         network = network.to(memory_format=torch.channels_last_3d)
-    if freeze and autocast_dtype is None:
-        network = freeze_for_inference(network)
-    elif freeze:
-        log.warning("freeze_network applies to fp32 inference only (amp is on): not frozen")
     if autocast_dtype is not None:
         network = AutocastForward(network, device.type, autocast_dtype)
     if windows_per_pass > 0:
         network = WindowPasses(network, windows_per_pass)
     return network
-
-
-def freeze_for_inference(network: Any) -> Any:
-    """The network scripted and frozen by TorchScript, or unchanged if it cannot be scripted.
-
-    Freezing folds each eval-mode BatchNorm into the convolution before it and makes the
-    weights constants: the same function up to float rounding (AHNet 96^3: largest
-    difference 1e-6 of the largest logit, identical argmax), and a forward pass without the
-    BatchNorm passes (a fifth of AHNet's CPU time in torch.profiler). Scripting costs about
-    one forward pass, once per run. MONAI and torch offer no eager conv-BN folding for
-    arbitrary networks (torch.fx's `fuse` needs a network without data-dependent control
-    flow, which AHNet has), hence TorchScript here.
-    """
-    import warnings
-
-    import torch
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # TorchScript's deprecation notice
-            return torch.jit.freeze(torch.jit.script(network))
-    except Exception as err:  # noqa: BLE001 - any scripting failure: run it as it is
-        log.warning(
-            "freeze_network: %s cannot be scripted (%s); it runs unfrozen",
-            type(network).__name__,
-            first_line(root_cause(err)),
-        )
-        return network
 
 
 def _has_3d_convolutions(network: Any) -> bool:

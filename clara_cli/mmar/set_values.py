@@ -70,7 +70,6 @@ KNOWN: dict[str, Callable[[Any], str | None]] = {
     "windows_per_pass": _whole(0),
     "channels_last": _switch,
     "labels_first": _switch,
-    "freeze_network": _switch,
     "multi_gpu": _switch,
     "dont_load_ckpt_model": _switch,
     "cudnn_benchmark": _switch,

@@ -127,9 +127,8 @@ def infer(request: RunRequest, options: InferOptions | None = None) -> Inference
             session.var("DATA_ROOT"),
             str(session.mmar.config_file),
         )
-        pipeline = inference_pipeline(
-            session
-        )  # after the inputs: a wrong -i fails before the model loads
+        # After the inputs: a wrong -i fails before the model loads.
+        pipeline = inference_pipeline(session)
         mine = shard(cases, session.dist.rank, session.dist.world_size)
         show = options.progress and session.dist.is_main
         if show:
@@ -189,7 +188,6 @@ def inference_pipeline(session: Any) -> Pipeline:
         session.dist.device,
         amp.dtype if amp.enabled else None,
         windows_per_pass=_windows_per_pass(session),
-        freeze=truthy(session.var("freeze_network", False)),
     )
     pipeline.labels_first = truthy(session.var("labels_first", False))
     return pipeline
