@@ -36,9 +36,11 @@ BatchNorm 20 %, max-pooling 9 %, cat 7 %, ReLU 6 %, adds 4 %. The script's forwa
 Tried and dropped: TorchScript freeze (folds 63 of AHNet's 119 BatchNorms; the other 56 come
 after a cat or a pooling): no gain in an interleaved check (64^3, 3.2-5.0 s eager against
 3.4-3.5 s frozen per pass), slower in a whole case (network 78.3 s against 62.8 s) after
-14 s of scripting. bf16 is emulated on this CPU (no avx512_bf16 or AMX). Labels at the
-model's resolution by default (`labels_first`) would save at most the write stage and moved
-the Dice by 0.012 on a 0.88 mm phantom (README), above the 0.005 allowed.
+14 s of scripting. Already as they should be: torch's 2 intra-op threads on 2 cores,
+`torch.inference_mode`, oneDNN convolutions (mkldnn_convolution in the profile), constant
+blending (the stitching is 0.6 s). bf16 is emulated on this CPU (no avx512_bf16 or AMX).
+Labels at the model's resolution by default (`labels_first`) would save at most the write
+stage and moved the Dice by 0.012 on a 0.88 mm phantom (README), above the 0.005 allowed.
 
 The weights come from --ckpt, else from a short `clara train` run on 256 x 256 phantoms of the
 same anatomy (a few minutes; kept under --work for the next run).
