@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -48,15 +50,18 @@ def _request(phantom_dir: Path, model: Path, tmp: Path) -> RunRequest:
     return RunRequest(SPLEEN, "config/config_inference.json", overrides=overrides, device="cpu")
 
 
-def test_every_case_reports_where_its_time_went(phantom_dir, conv_model, tmp_path):
+def test_every_case_reports_where_its_time_went(phantom_dir, conv_model, tmp_path, caplog):
     image_path = phantom_dir / "imagesTr" / "spleen_01.nii.gz"
     request = _request(phantom_dir, conv_model, tmp_path)
-    (case,) = infer(request, InferOptions(input=image_path, output_dir=tmp_path / "out")).cases
+    options = InferOptions(input=image_path, output_dir=tmp_path / "out")
+    with caplog.at_level(logging.DEBUG, logger="clara"):
+        (case,) = infer(request, options).cases
 
     assert case.error is None
     assert list(case.stages) == ["read", "predict", "post", "write"]
     assert all(seconds >= 0 for seconds in case.stages.values())
     assert sum(case.stages.values()) <= case.seconds + 1e-6
+    assert re.search(r"case spleen_01: read [\d.]+ s, predict [\d.]+ s, post .* write", caplog.text)
 
 
 def test_a_case_that_cannot_be_read_has_no_later_stages(phantom_dir, conv_model, tmp_path):
