@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from clara_cli.data.phantom import (
-    DIRECTIONS,
     check_output_dir,
     ellipsoid,
+    images_on_grid,
     physical_coordinates,
+    random_pose,
     rotation,
     write_msd_dataset,
 )
@@ -91,7 +92,6 @@ def make_brats_phantom(
         with the same geometry.
     """
     import numpy as np
-    import SimpleITK as sitk
     from scipy.ndimage import gaussian_filter
 
     options = options or PhantomOptions()
@@ -100,8 +100,7 @@ def make_brats_phantom(
     rng = np.random.default_rng(seed)
     spacing = (options.spacing_mm,) * 3
     size = (options.size, options.size, max(16, round(0.65 * options.size)))
-    direction = DIRECTIONS[int(rng.integers(len(DIRECTIONS)))]
-    origin = tuple(float(v) for v in rng.uniform(-120.0, 120.0, 3))
+    direction, origin = random_pose(rng, origin_mm=120.0)
     coords = physical_coordinates(size, spacing, direction)
     width = size[0] * options.spacing_mm
     extent = (width, width, size[2] * options.spacing_mm)
@@ -128,12 +127,7 @@ def make_brats_phantom(
         scaled = np.where(brain, np.maximum(np.rint(values * gain), 1.0), 0.0)
         channels.append(scaled.astype(np.int16))
 
-    images = [sitk.GetImageFromArray(array) for array in channels]
-    label = sitk.GetImageFromArray(labels)
-    for item in (*images, label):
-        item.SetSpacing(spacing)
-        item.SetOrigin(origin)
-        item.SetDirection(direction)
+    *images, label = images_on_grid([*channels, labels], spacing, origin, direction)
     return images, label
 
 
