@@ -3,6 +3,7 @@ DICOM series, small spleen phantoms, and tiny MMARs copied from tests/fixtures."
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -30,6 +31,20 @@ def restore_global_flags():
 
 
 REPO = Path(__file__).parent.parent
+
+
+@pytest.fixture
+def warnings_seen(caplog):
+    """Clara's warnings from here on, as a function returning their messages; the
+    once-per-run shim warnings are reset so that each test sees its own."""
+    from clara_cli.registry import shims
+
+    shims._reported.clear()
+    caplog.set_level(logging.WARNING, logger="clara")
+    logger = logging.getLogger("clara")
+    propagate, logger.propagate = logger.propagate, True
+    yield lambda: [r.getMessage() for r in caplog.records if r.name == "clara"]
+    logger.propagate = propagate
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +80,29 @@ def copy_mmar(name: str, destination: Path, data: Path) -> Path:
 def mmar_41(tmp_path: Path, phantom_dir: Path) -> Path:
     """A tiny Clara 4.1 (explicit @wiring) MMAR: a 3-level UNet on 16^3 patches at 2 mm."""
     return copy_mmar("mmar_41", tmp_path, phantom_dir)
+
+
+@pytest.fixture
+def trained_41(mmar_41: Path) -> Path:
+    """mmar_41 with a random-weight checkpoint (saved with its train_conf) and the spleen
+    MMAR's inference config, which runs on this MMAR's 2 mm grid and small window."""
+    import torch
+
+    from clara_cli.engine.model_loading import build_network
+    from clara_cli.workflows.session import RunRequest, open_session
+
+    session = open_session(RunRequest(mmar_41, "config/config_train.json", device="cpu"))
+    network = build_network(session.conf, session, "test")
+    (mmar_41 / "models").mkdir()
+    torch.save(
+        {"model": network.state_dict(), "train_conf": session.conf}, mmar_41 / "models" / "model.pt"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    shutil.copy(
+        repo / "mmars" / "clara_pt_spleen_ct_segmentation" / "config" / "config_inference.json",
+        mmar_41 / "config",
+    )
+    return mmar_41
 
 
 @pytest.fixture
