@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
+import torch
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -17,8 +18,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture(autouse=True)
 def restore_global_flags():
     """Seeded runs switch on deterministic algorithms process-wide; restore them after each test."""
-    import torch
-
     saved = (
         torch.are_deterministic_algorithms_enabled(),
         torch.is_deterministic_algorithms_warn_only_enabled(),
@@ -86,7 +85,6 @@ def mmar_41(tmp_path: Path, phantom_dir: Path) -> Path:
 def trained_41(mmar_41: Path) -> Path:
     """mmar_41 with a random-weight checkpoint (saved with its train_conf) and the spleen
     MMAR's inference config, which runs on this MMAR's 2 mm grid and small window."""
-    import torch
 
     from clara_cli.engine.model_loading import build_network
     from clara_cli.workflows.session import RunRequest, open_session
@@ -103,6 +101,24 @@ def trained_41(mmar_41: Path) -> Path:
         mmar_41 / "config",
     )
     return mmar_41
+
+
+class BandNet(torch.nn.Module):
+    """Two-class scores: foreground where the smoothed, scaled intensity is in the spleen band
+    (a weightless stand-in for a trained spleen model on the phantoms)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        smooth = torch.nn.functional.avg_pool3d(x, 3, stride=1, padding=1, count_include_pad=False)
+        foreground = 40.0 * torch.minimum(smooth - 0.70, 0.92 - smooth)
+        return torch.cat([-foreground, foreground], dim=1)
+
+
+@pytest.fixture(scope="session")
+def band_model(tmp_path_factory) -> Path:
+    """BandNet saved as TorchScript, for MMAR_TORCHSCRIPT."""
+    path = tmp_path_factory.mktemp("model") / "band.ts"
+    torch.jit.save(torch.jit.script(BandNet()), str(path))
+    return path
 
 
 @pytest.fixture
