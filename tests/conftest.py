@@ -46,6 +46,25 @@ def warnings_seen(caplog):
     logger.propagate = propagate
 
 
+@pytest.fixture
+def count_modules(monkeypatch) -> list[str]:
+    """The class names of the torch.nn.Modules built from here on. The component tables are
+    loaded first: importing them is allowed, building a component is what is counted."""
+    from clara_cli.registry import builtin
+
+    for kind in builtin._MODULES:
+        builtin.registry(kind).names()
+    created: list[str] = []
+    original = torch.nn.Module.__init__
+
+    def counting(self, *args, **kwargs):
+        created.append(type(self).__name__)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.Module, "__init__", counting)
+    return created
+
+
 @pytest.fixture(scope="session")
 def phantom_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Six small spleen phantoms (48 x 48 in-plane, 40-50 mm long): 4 training, 2 validation.
