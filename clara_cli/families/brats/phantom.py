@@ -26,6 +26,7 @@ What is not:
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -344,12 +345,7 @@ def synthesize_4d(request: PhantomRequest) -> Path:
 
 
 def _synthesize(request: PhantomRequest, layout: Layout) -> Path:
-    return synthesize_brats(
-        request.output_dir,
-        num_cases=request.num_cases,
-        seed=request.seed,
-        options=PhantomOptions(size=request.size or PhantomOptions().size),
-        layout=layout,
-        train_fraction=request.train_fraction,
-        overwrite=request.overwrite,
+    size = request.size or PhantomOptions().size
+    return request.write_with(
+        functools.partial(synthesize_brats, layout=layout), PhantomOptions(size=size)
     )

@@ -306,11 +306,5 @@ def synthesize_cspine(
 
 def synthesize(request: PhantomRequest) -> Path:
     """`clara synth cspine`: the family's phantom entry point."""
-    return synthesize_cspine(
-        request.output_dir,
-        num_cases=request.num_cases,
-        seed=request.seed,
-        options=PhantomOptions(size=request.size or PhantomOptions().size),
-        train_fraction=request.train_fraction,
-        overwrite=request.overwrite,
-    )
+    size = request.size or PhantomOptions().size
+    return request.write_with(synthesize_cspine, PhantomOptions(size=size))

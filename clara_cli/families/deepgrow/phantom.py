@@ -229,11 +229,5 @@ def synthesize_abdomen(
 
 def synthesize(request: PhantomRequest) -> Path:
     """`clara synth abdomen`: the family's phantom entry point."""
-    return synthesize_abdomen(
-        request.output_dir,
-        num_cases=request.num_cases,
-        seed=request.seed,
-        options=AbdomenOptions(in_plane_size=request.size or AbdomenOptions().in_plane_size),
-        train_fraction=request.train_fraction,
-        overwrite=request.overwrite,
-    )
+    size = request.size or AbdomenOptions().in_plane_size
+    return request.write_with(synthesize_abdomen, AbdomenOptions(in_plane_size=size))

@@ -279,11 +279,4 @@ def synthesize_thorax(
 def synthesize(request: PhantomRequest) -> Path:
     """`clara synth thorax`: the family's phantom entry point."""
     size = request.size or ThoraxOptions().in_plane_size
-    return synthesize_thorax(
-        request.output_dir,
-        num_cases=request.num_cases,
-        seed=request.seed,
-        options=ThoraxOptions(in_plane_size=size),
-        train_fraction=request.train_fraction,
-        overwrite=request.overwrite,
-    )
+    return request.write_with(synthesize_thorax, ThoraxOptions(in_plane_size=size))

@@ -203,11 +203,4 @@ def synthesize_spleen(
 def synthesize(request: PhantomRequest) -> Path:
     """`clara synth spleen`: the family's phantom entry point."""
     size = request.size or PhantomOptions().in_plane_size
-    return synthesize_spleen(
-        request.output_dir,
-        num_cases=request.num_cases,
-        seed=request.seed,
-        options=PhantomOptions(in_plane_size=size),
-        train_fraction=request.train_fraction,
-        overwrite=request.overwrite,
-    )
+    return request.write_with(synthesize_spleen, PhantomOptions(in_plane_size=size))
