@@ -55,28 +55,18 @@ def _filename(data: Mapping[Hashable, Any], key: Hashable) -> str:
     return str(name or data.get(CASE_KEY) or key)
 
 
-def _finite_check_type() -> Any:
-    from monai.transforms import MapTransform
-
-    class RequireFinited(MapTransform):
-        """Refuse a loaded image holding NaN or infinite voxels (DataError naming the file)."""
-
-        def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-            d = dict(data)
-            for key in self.key_iterator(d):
-                nan, inf = count_non_finite(d[key])
-                if nan or inf:
-                    found = " and ".join(
-                        f"{n} {what} voxel(s)" for n, what in ((nan, "NaN"), (inf, "infinite")) if n
-                    )
-                    raise DataError(
-                        f"{_filename(d, key)}: the image holds {found} ({key!r})\n"
-                        "  fix or remove this case: one NaN or infinite voxel turns the loss "
-                        "and then every weight into NaN"
-                    )
-            return d
-
-    return RequireFinited
+def describe_non_finite(data: Mapping[Hashable, Any], key: Hashable) -> None:
+    """Raise DataError naming the file when `data[key]` holds NaN or infinite voxels."""
+    nan, inf = count_non_finite(data[key])
+    if nan or inf:
+        found = " and ".join(
+            f"{n} {what} voxel(s)" for n, what in ((nan, "NaN"), (inf, "infinite")) if n
+        )
+        raise DataError(
+            f"{_filename(data, key)}: the image holds {found} ({key!r})\n"
+            "  fix or remove this case: one NaN or infinite voxel turns the loss "
+            "and then every weight into NaN"
+        )
 
 
 def with_finite_checks(transform: Any) -> Any:
@@ -89,6 +79,8 @@ def with_finite_checks(transform: Any) -> Any:
 
     from monai.transforms import Compose, LoadImaged
 
+    from clara_cli.engine.inserted_transforms import RequireFinited
+
     steps = transform.transforms if isinstance(transform, Compose) else transform
     if not isinstance(steps, (list, tuple)) or not any(isinstance(t, LoadImaged) for t in steps):
         return transform
@@ -96,7 +88,7 @@ def with_finite_checks(transform: Any) -> Any:
     for step in steps:
         checked.append(step)
         if isinstance(step, LoadImaged):
-            checked.append(_finite_check_type()(keys=step.keys, allow_missing_keys=True))
+            checked.append(RequireFinited(keys=step.keys, allow_missing_keys=True))
     if isinstance(transform, Compose):
         compose = copy.copy(transform)
         # A list, as before the merge: a tuple here (MONAI's own type) moved the DeepGrow

@@ -23,7 +23,6 @@ and unravel it, so int32 indices give the same crops.
 from __future__ import annotations
 
 import copy
-import functools
 import logging
 from typing import Any
 
@@ -54,27 +53,6 @@ def as_int32(indices: Any) -> Any:
     if isinstance(indices, torch.Tensor):
         return indices.to(torch.int32)
     return np.asarray(indices).astype(np.int32)
-
-
-@functools.cache
-def int32_indices_type() -> Any:
-    """The transform class storing cached crop indices as int32 (built once MONAI is needed)."""
-    from monai.transforms import MapTransform
-
-    class Int32Indicesd(MapTransform):
-        """Index arrays under `keys` as int32 where every index fits, else left int64.
-
-        Hand-written: MONAI's index transforms have no dtype argument, and ``CastToTyped``
-        would wrap an index beyond 2^31 silently instead of keeping it int64.
-        """
-
-        def __call__(self, data: Any) -> Any:
-            d = dict(data)
-            for key in self.key_iterator(d):
-                d[key] = as_int32(d[key])
-            return d
-
-    return Int32Indicesd
 
 
 def first_random_index(steps: list[Any]) -> int | None:
@@ -141,7 +119,7 @@ def _index_keys(crop: Any) -> list[str]:
     from monai.transforms import RandCropByPosNegLabeld
 
     if isinstance(crop, RandCropByPosNegLabeld):
-        return [crop.fg_indices_key, crop.bg_indices_key]
+        return [str(crop.fg_indices_key), str(crop.bg_indices_key)]
     return [crop.indices_key]
 
 
@@ -166,7 +144,9 @@ def with_cached_crop_indices(transform: Any, where: str = "") -> Any:
         return transform
     step, what = found
     _point_crop_at_indices(crop)
-    compact = int32_indices_type()(keys=_index_keys(crop), allow_missing_keys=True)
+    from clara_cli.engine.inserted_transforms import Int32Indicesd
+
+    compact = Int32Indicesd(keys=_index_keys(crop), allow_missing_keys=True)
     rewritten = [*steps[:first], step, compact, *steps[first:]]
     log.info(
         "%s%s: %s indices of %r computed once and cached with each item (%s inserted before "

@@ -18,11 +18,8 @@ from monai.transforms import (
     ScaleIntensityd,
 )
 
-from clara_cli.engine.wiring.crop_indices import (
-    as_int32,
-    int32_indices_type,
-    with_cached_crop_indices,
-)
+from clara_cli.engine.inserted_transforms import Int32Indicesd
+from clara_cli.engine.wiring.crop_indices import as_int32, with_cached_crop_indices
 
 RULE = "crop_indices.cached"
 
@@ -189,7 +186,7 @@ def test_int32_and_int64_cached_indices_give_the_same_crops():
         crop = _pos_neg(fg_indices_key="label_fg", bg_indices_key="label_bg")
         steps = [FgBgToIndicesd(keys="label", fg_postfix="_fg", bg_postfix="_bg")]
         if int32:
-            steps.append(int32_indices_type()(keys=["label_fg", "label_bg"]))
+            steps.append(Int32Indicesd(keys=["label_fg", "label_bg"]))
         dataset = CacheDataset(data, Compose([*steps, crop]), progress=False)
         assert dataset._cache[0]["label_fg"].dtype == (torch.int32 if int32 else torch.int64)
         found = _sample(dataset, crop)
