@@ -31,7 +31,7 @@ browser:
 
 # pytest exits 5 when it collects no tests: that is a failure here, not a pass.
 test: install browser
-	$(BIN)/python -m pytest -q; rc=$$?; \
+	$(BIN)/python -m pytest -q --durations=25; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-fast: install

@@ -27,21 +27,10 @@ import statistics
 import time
 
 import torch
+from _common import tutorial_unet
 from monai.data import create_test_image_3d
 from monai.losses import DiceCELoss
-from monai.networks.nets import UNet
 from monai.utils import set_determinism
-
-
-def _net() -> torch.nn.Module:
-    return UNet(
-        spatial_dims=3,
-        in_channels=1,
-        out_channels=2,
-        channels=(16, 32, 64, 128),
-        strides=(2, 2, 2),
-        num_res_units=2,
-    )
 
 
 def _autocast(bf16: bool) -> contextlib.AbstractContextManager:
@@ -87,7 +76,7 @@ def time_steps(size: int, batch: int, steps: int, warmup: int) -> dict[str, floa
     set_determinism(0)
     image, label = _batch(size, batch, seed=0)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
-    nets = {mode: _net() for mode in ("fp32", "bf16")}
+    nets = {mode: tutorial_unet() for mode in ("fp32", "bf16")}
     opts = {mode: torch.optim.Adam(net.parameters(), 1e-3) for mode, net in nets.items()}
     times: dict[str, list[float]] = {"fp32": [], "bf16": []}
     for i in range(warmup + steps):
@@ -102,7 +91,7 @@ def time_steps(size: int, batch: int, steps: int, warmup: int) -> dict[str, floa
 def dice_after_training(size: int, batch: int, steps: int, bf16: bool) -> float:
     """Train a seeded UNet on synthetic spheres; mean Dice on 4 held-out volumes (fp32 eval)."""
     set_determinism(0)
-    net = _net()
+    net = tutorial_unet()
     optimizer = torch.optim.Adam(net.parameters(), 1e-3)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
     for step in range(steps):

@@ -25,11 +25,12 @@ import time
 from collections.abc import Callable
 
 import torch
+from _common import spleen_ahnet
 
 
 def _networks(size: int) -> dict[str, tuple[Callable[[], torch.nn.Module], tuple[int, ...]]]:
     """name -> (constructor, input shape of one sample without batch)."""
-    from monai.networks.nets import AHNet, BasicUNet, SegResNet, UNet
+    from monai.networks.nets import BasicUNet, SegResNet, UNet
 
     ahnet_size = max(64, size // 32 * 32)  # AHNet wants multiples of 32, at least 64
     return {
@@ -39,14 +40,7 @@ def _networks(size: int) -> dict[str, tuple[Callable[[], torch.nn.Module], tuple
         ),
         "segresnet": (lambda: SegResNet(3, 16, 1, 2), (1, size, size, size)),
         "ahnet": (
-            lambda: AHNet(  # the spleen MMAR's arguments
-                spatial_dims=3,
-                in_channels=1,
-                out_channels=2,
-                psp_block_num=2,
-                upsample_mode="transpose",
-                pretrained=False,
-            ),
+            spleen_ahnet,
             (1, ahnet_size, ahnet_size, ahnet_size),
         ),
         "basicunet": (lambda: BasicUNet(3, 1, 2), (1, size, size, size)),

@@ -31,19 +31,7 @@ import time
 from typing import Any
 
 import torch
-
-
-def _net() -> torch.nn.Module:
-    from monai.networks.nets import UNet
-
-    return UNet(
-        spatial_dims=3,
-        in_channels=1,
-        out_channels=2,
-        channels=(16, 32, 64, 128),
-        strides=(2, 2, 2),
-        num_res_units=2,
-    )
+from _common import tutorial_unet
 
 
 def _batch(batch: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,7 +78,7 @@ def ddp_worker(global_batch: int, size: int, steps: int, warmup: int) -> float:
     ctx = init_distributed("cpu")
     try:
         torch.manual_seed(0)  # same initial weights on every rank (DDP broadcasts anyway)
-        net = torch.nn.parallel.DistributedDataParallel(_net())
+        net = torch.nn.parallel.DistributedDataParallel(tutorial_unet())
         trainer = _Trainer(net, global_batch // ctx.world_size, size, seed=ctx.rank)
         torch.distributed.barrier()
         median = _median_step([trainer], steps, warmup)[0]
@@ -101,7 +89,7 @@ def ddp_worker(global_batch: int, size: int, steps: int, warmup: int) -> float:
 
 def _single_process(global_batch: int, size: int, steps: int, warmup: int) -> float:
     torch.manual_seed(0)
-    return _median_step([_Trainer(_net(), global_batch, size, seed=0)], steps, warmup)[0]
+    return _median_step([_Trainer(tutorial_unet(), global_batch, size, seed=0)], steps, warmup)[0]
 
 
 def _ddp_overhead(global_batch: int, size: int, steps: int, warmup: int) -> tuple[float, float]:
@@ -114,10 +102,10 @@ def _ddp_overhead(global_batch: int, size: int, steps: int, warmup: int) -> tupl
     )
     try:
         torch.manual_seed(0)
-        plain = _Trainer(_net(), global_batch, size, seed=0)
+        plain = _Trainer(tutorial_unet(), global_batch, size, seed=0)
         torch.manual_seed(0)
         wrapped = _Trainer(
-            torch.nn.parallel.DistributedDataParallel(_net()), global_batch, size, seed=0
+            torch.nn.parallel.DistributedDataParallel(tutorial_unet()), global_batch, size, seed=0
         )
         plain_s, ddp_s = _median_step([plain, wrapped], steps, warmup)
     finally:

@@ -29,23 +29,17 @@ import time
 from collections.abc import Callable
 
 import torch
+from _common import spleen_ahnet
 
 
 def _networks() -> dict[str, Callable[[], torch.nn.Module]]:
-    from monai.networks.nets import AHNet, UNet
+    from monai.networks.nets import UNet
 
     return {
         # The Clara 4.1 spleen config's UNet (16-256, 2 residual units).
         "unet": lambda: UNet(3, 1, 2, (16, 32, 64, 128, 256), (2, 2, 2, 2), num_res_units=2),
         # The spleen MMAR's AHNet.
-        "ahnet": lambda: AHNet(
-            spatial_dims=3,
-            in_channels=1,
-            out_channels=2,
-            psp_block_num=2,
-            upsample_mode="transpose",
-            pretrained=False,
-        ),  # fmt: skip
+        "ahnet": spleen_ahnet,
     }
 
 

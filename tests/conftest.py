@@ -3,12 +3,14 @@ DICOM series, small spleen phantoms, and tiny MMARs copied from tests/fixtures."
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
+import torch
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -16,8 +18,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture(autouse=True)
 def restore_global_flags():
     """Seeded runs switch on deterministic algorithms process-wide; restore them after each test."""
-    import torch
-
     saved = (
         torch.are_deterministic_algorithms_enabled(),
         torch.is_deterministic_algorithms_warn_only_enabled(),
@@ -30,6 +30,39 @@ def restore_global_flags():
 
 
 REPO = Path(__file__).parent.parent
+
+
+@pytest.fixture
+def warnings_seen(caplog):
+    """Clara's warnings from here on, as a function returning their messages; the
+    once-per-run shim warnings are reset so that each test sees its own."""
+    from clara_cli.registry import shims
+
+    shims._reported.clear()
+    caplog.set_level(logging.WARNING, logger="clara")
+    logger = logging.getLogger("clara")
+    propagate, logger.propagate = logger.propagate, True
+    yield lambda: [r.getMessage() for r in caplog.records if r.name == "clara"]
+    logger.propagate = propagate
+
+
+@pytest.fixture
+def count_modules(monkeypatch) -> list[str]:
+    """The class names of the torch.nn.Modules built from here on. The component tables are
+    loaded first: importing them is allowed, building a component is what is counted."""
+    from clara_cli.registry import builtin
+
+    for kind in builtin._MODULES:
+        builtin.registry(kind).names()
+    created: list[str] = []
+    original = torch.nn.Module.__init__
+
+    def counting(self, *args, **kwargs):
+        created.append(type(self).__name__)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.Module, "__init__", counting)
+    return created
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +98,46 @@ def copy_mmar(name: str, destination: Path, data: Path) -> Path:
 def mmar_41(tmp_path: Path, phantom_dir: Path) -> Path:
     """A tiny Clara 4.1 (explicit @wiring) MMAR: a 3-level UNet on 16^3 patches at 2 mm."""
     return copy_mmar("mmar_41", tmp_path, phantom_dir)
+
+
+@pytest.fixture
+def trained_41(mmar_41: Path) -> Path:
+    """mmar_41 with a random-weight checkpoint (saved with its train_conf) and the spleen
+    MMAR's inference config, which runs on this MMAR's 2 mm grid and small window."""
+
+    from clara_cli.engine.model_loading import build_network
+    from clara_cli.workflows.session import RunRequest, open_session
+
+    session = open_session(RunRequest(mmar_41, "config/config_train.json", device="cpu"))
+    network = build_network(session.conf, session, "test")
+    (mmar_41 / "models").mkdir()
+    torch.save(
+        {"model": network.state_dict(), "train_conf": session.conf}, mmar_41 / "models" / "model.pt"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    shutil.copy(
+        repo / "mmars" / "clara_pt_spleen_ct_segmentation" / "config" / "config_inference.json",
+        mmar_41 / "config",
+    )
+    return mmar_41
+
+
+class BandNet(torch.nn.Module):
+    """Two-class scores: foreground where the smoothed, scaled intensity is in the spleen band
+    (a weightless stand-in for a trained spleen model on the phantoms)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        smooth = torch.nn.functional.avg_pool3d(x, 3, stride=1, padding=1, count_include_pad=False)
+        foreground = 40.0 * torch.minimum(smooth - 0.70, 0.92 - smooth)
+        return torch.cat([-foreground, foreground], dim=1)
+
+
+@pytest.fixture(scope="session")
+def band_model(tmp_path_factory) -> Path:
+    """BandNet saved as TorchScript, for MMAR_TORCHSCRIPT."""
+    path = tmp_path_factory.mktemp("model") / "band.ts"
+    torch.jit.save(torch.jit.script(BandNet()), str(path))
+    return path
 
 
 @pytest.fixture

@@ -7,20 +7,12 @@ from pathlib import Path
 import click
 
 from clara_cli.cli.errors import configure_logging
-from clara_cli.cli.options import MmarDir, _mmar_or_current_folder, debug_option
+from clara_cli.cli.options import debug_option, env_option, mmar_option
 from clara_cli.cli.overrides import ClaraCommand, parse_overrides
 
 
 @click.command("check", cls=ClaraCommand)
-@click.option(
-    "-m",
-    "--mmar",
-    "mmar_root",
-    type=MmarDir(),
-    default=None,
-    callback=_mmar_or_current_folder,
-    help="MMAR root folder (defaults to the current folder when it holds config/).",
-)
+@mmar_option
 @click.option(
     "-c",
     "--config",
@@ -29,14 +21,7 @@ from clara_cli.cli.overrides import ClaraCommand, parse_overrides
     help="A config to check, relative to MMAR_ROOT unless absolute; repeat for several. "
     "[default: every JSON file of config/]",
 )
-@click.option(
-    "-e",
-    "--env",
-    "env_path",
-    default="config/environment.json",
-    show_default=True,
-    help="environment.json, relative to MMAR_ROOT unless absolute.",
-)
+@env_option
 @click.option(
     "--set",
     "overrides",

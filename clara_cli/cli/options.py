@@ -73,6 +73,31 @@ def _mmar_or_current_folder(ctx: click.Context, param: click.Parameter, value: A
     )
 
 
+def mmar_option(fn: F) -> F:
+    """`-m/--mmar MMAR_ROOT`, the current folder when omitted and it holds config/."""
+    return click.option(
+        "-m",
+        "--mmar",
+        "mmar_root",
+        type=MmarDir(),
+        default=None,
+        callback=_mmar_or_current_folder,
+        help="MMAR root folder (defaults to the current folder when it holds config/).",
+    )(fn)
+
+
+def env_option(fn: F) -> F:
+    """`-e/--env`: the archive's environment.json."""
+    return click.option(
+        "-e",
+        "--env",
+        "env_path",
+        default="config/environment.json",
+        show_default=True,
+        help="environment.json, relative to MMAR_ROOT unless absolute.",
+    )(fn)
+
+
 def mmar_options(default_config: str) -> Callable[[F], F]:
     """The options every MMAR command shares: -m, -c, -e, --set, --debug."""
 
@@ -86,14 +111,7 @@ def mmar_options(default_config: str) -> Callable[[F], F]:
             help="Override a variable (JSON-typed: 1e-4, true, [1,2]). "
             "Clara's form `--set a=1 b=2` and repeated `--set` both work.",
         )(fn)
-        fn = click.option(
-            "-e",
-            "--env",
-            "env_path",
-            default="config/environment.json",
-            show_default=True,
-            help="environment.json, relative to MMAR_ROOT unless absolute.",
-        )(fn)
+        fn = env_option(fn)
         fn = click.option(
             "-c",
             "--config",
@@ -102,16 +120,7 @@ def mmar_options(default_config: str) -> Callable[[F], F]:
             show_default=True,
             help="Workflow config, relative to MMAR_ROOT unless absolute.",
         )(fn)
-        fn = click.option(
-            "-m",
-            "--mmar",
-            "mmar_root",
-            type=MmarDir(),
-            default=None,
-            callback=_mmar_or_current_folder,
-            help="MMAR root folder (defaults to the current folder when it holds config/).",
-        )(fn)
-        return fn
+        return mmar_option(fn)
 
     return decorate
 

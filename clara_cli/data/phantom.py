@@ -10,7 +10,9 @@ datalist `dataset_0.json`. The anatomy of each family lives in its own module
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,7 @@ from clara_cli.io.datalist import split_items, write_datalist
 
 if TYPE_CHECKING:
     import numpy as np
+    import SimpleITK as sitk
 
 #: Direction cosines drawn for the cases (row-major 3x3): identity is drawn half of the time.
 DIRECTIONS: tuple[tuple[float, ...], ...] = (
@@ -50,6 +53,49 @@ def physical_coordinates(
                 total += weight * axis
         coords.append(total)
     return coords[0], coords[1], coords[2]
+
+
+def random_pose(
+    rng: np.random.Generator, origin_mm: float
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """A direction drawn from :data:`DIRECTIONS`, then an origin uniform in +-`origin_mm`."""
+    direction = DIRECTIONS[int(rng.integers(len(DIRECTIONS)))]
+    origin = tuple(float(v) for v in rng.uniform(-origin_mm, origin_mm, 3))
+    return direction, origin
+
+
+def images_on_grid(
+    arrays: Sequence[np.ndarray],
+    spacing: Sequence[float],
+    origin: Sequence[float],
+    direction: Sequence[float],
+) -> list[sitk.Image]:
+    """One image per (z, y, x) array, all with the same spacing, origin and direction."""
+    import SimpleITK as sitk
+
+    images = [sitk.GetImageFromArray(array) for array in arrays]
+    for image in images:
+        image.SetSpacing(tuple(spacing))
+        image.SetOrigin(tuple(origin))
+        image.SetDirection(tuple(direction))
+    return images
+
+
+def ct_to_int16(
+    hu: np.ndarray,
+    rng: np.random.Generator,
+    spacing: Sequence[float],
+    noise_sd: tuple[float, float],
+) -> np.ndarray:
+    """Finish a painted CT: a light blur (0.8 mm, partial volume at organ borders), white
+    noise of a standard deviation drawn from `noise_sd` (HU), rounded and clipped to int16."""
+    import numpy as np
+    from scipy.ndimage import gaussian_filter
+
+    sigma_mm = 0.8
+    hu = gaussian_filter(hu, sigma=tuple(sigma_mm / s for s in reversed(spacing)))
+    hu += rng.normal(0.0, rng.uniform(*noise_sd), hu.shape).astype(np.float32)
+    return np.clip(np.rint(hu), -1024, 3071).astype(np.int16)
 
 
 def ellipsoid(
@@ -101,6 +147,53 @@ def check_output_dir(output_dir: Path, num_cases: int, overwrite: bool) -> None:
             f"output folder {str(output_dir)!r} is not empty\n"
             "  choose an empty folder, or overwrite its phantom files with --force"
         )
+
+
+@dataclass(frozen=True)
+class PhantomDataset:
+    """What a phantom dataset's files are called and what its MSD `dataset.json` says.
+
+    Attributes:
+        stem: file name stem of the cases (`imagesTr/<stem>_01<extension>`).
+        name, description, modality, labels: the `dataset.json` fields.
+        extension: file type of images and labels.
+    """
+
+    stem: str
+    name: str
+    description: str
+    modality: Mapping[str, str]
+    labels: Mapping[str, str]
+    extension: str = ".nii.gz"
+
+
+def write_phantom_dataset(
+    output_dir: str | os.PathLike[str],
+    num_cases: int,
+    make_case: Callable[[int], tuple[Any, Any]],
+    dataset: PhantomDataset,
+    *,
+    seed: int,
+    train_fraction: float,
+    overwrite: bool,
+) -> Path:
+    """Check the folder, write the cases `make_case(1..num_cases)`, `dataset.json` and the
+    split datalist `dataset_0.json`; returns the latter."""
+    output_dir = Path(output_dir)
+    check_output_dir(output_dir, num_cases, overwrite)
+    items = write_phantom_cases(
+        output_dir, num_cases, make_case, stem=dataset.stem, extension=dataset.extension
+    )
+    return write_msd_dataset(
+        output_dir,
+        items,
+        name=dataset.name,
+        description=dataset.description,
+        modality=dataset.modality,
+        labels=dataset.labels,
+        seed=seed,
+        train_fraction=train_fraction,
+    )
 
 
 def write_phantom_cases(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,9 @@ PROB_SUFFIX = "_prob.nii.gz"
 @dataclass
 class CaseResult:
     """How one case went: its outputs and time, or why it failed (`skipped`: done by an
-    earlier run, `clara infer --continue`; `seconds` is that run's)."""
+    earlier run, `clara infer --continue`; `seconds` is that run's). `stages` splits the
+    seconds: `read` (header and pre-transforms), `predict` (inferer and networks), `post`
+    (post-transforms) and `write` (onto the input grid, and to disk)."""
 
     name: str
     image: str
@@ -40,6 +42,7 @@ class CaseResult:
     probabilities: Path | None = None
     error: str | None = None
     skipped: bool = False
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -216,9 +219,11 @@ def run_case(
 
     start = time.perf_counter()
     result = CaseResult(name, reference, 0.0)
+    stages = _StageClock(result.stages)
     try:
         grid = read_grid(reference)
         data = pipeline.pre_transforms({"image": image})
+        stages.done("read")
     except Exception as err:  # noqa: BLE001 - any unreadable input only fails its own case
         result.error = f"cannot read {reference}: {first_line(root_cause(err))}"
     else:
@@ -226,8 +231,10 @@ def run_case(
             with torch.inference_mode():
                 batch = data["image"].unsqueeze(0).to(pipeline.device)
                 data["pred"] = pipeline.predict(batch)[0].cpu()
+                stages.done("predict")
                 if pipeline.post_transforms is not None:
                     data = pipeline.post_transforms(data)
+                stages.done("post")
                 prob_path = output_dir / f"{name}{PROB_SUFFIX}" if probabilities else None
                 result.segmentation, result.probabilities = write_prediction(
                     data["pred"],
@@ -236,8 +243,26 @@ def run_case(
                     prob_path,
                     labels_first=pipeline.labels_first,
                 )
+                stages.done("write")
         except Exception as err:  # noqa: BLE001 - reported per case; the batch goes on
             log.debug("case %s failed", name, exc_info=True)
             result.error = f"{type(root_cause(err)).__name__}: {first_line(root_cause(err))}"
     result.seconds = time.perf_counter() - start
+    if result.error is None:
+        log.debug(
+            "case %s: %s", name, ", ".join(f"{k} {v:.2f} s" for k, v in result.stages.items())
+        )
     return result
+
+
+class _StageClock:
+    """Seconds since the previous stage ended, recorded under each stage's name."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into = into
+        self.last = time.perf_counter()
+
+    def done(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.into[stage] = now - self.last
+        self.last = now

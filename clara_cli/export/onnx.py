@@ -31,10 +31,7 @@ from clara_cli.export.parity import (
     check_dynamic_axes,
     check_parity,
     compare_outputs,
-    eager_outputs,
-    parse_input_shape,
-    prepare_model,
-    probe_input,
+    eager_reference,
 )
 from clara_cli.io.atomic import atomic_path
 
@@ -74,10 +71,7 @@ def export_onnx(
         >>> export_onnx(net, [1, 1, 96, 96, 96], "models/model.onnx").max_abs_diff
     """
     onnx, onnxruntime = _require_onnx()
-    shape = parse_input_shape(input_shape)
-    model = prepare_model(model)
-    inputs = probe_input(shape)
-    expected = eager_outputs(model, inputs)
+    model, shape, inputs, expected = eager_reference(model, input_shape)
     notes: list[str] = []
     spatial_axes = {axis: f"spatial_{axis - 2}" for axis in range(2, len(shape))}
     candidates = [{0: "batch", **spatial_axes}, {0: "batch"}, {}]

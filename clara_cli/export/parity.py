@@ -136,8 +136,20 @@ def prepare_model(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def eager_outputs(model: torch.nn.Module, inputs: torch.Tensor) -> list[np.ndarray]:
+    """The outputs of ``model`` (eager, or a saved and reloaded export) on ``inputs``."""
     with torch.inference_mode():
         return flatten_outputs(model(inputs))
+
+
+def eager_reference(
+    model: torch.nn.Module, input_shape: Sequence[int]
+) -> tuple[torch.nn.Module, tuple[int, ...], torch.Tensor, list[np.ndarray]]:
+    """What every exporter checks its saved file against: the model prepared for export
+    (see prepare_model), the checked shape, the probe input and the eager outputs on it."""
+    shape = parse_input_shape(input_shape)
+    model = prepare_model(model)
+    inputs = probe_input(shape)
+    return model, shape, inputs, eager_outputs(model, inputs)
 
 
 def flatten_outputs(output: Any) -> list[np.ndarray]:

@@ -32,9 +32,7 @@ from clara_cli.export.parity import (
     check_parity,
     compare_outputs,
     eager_outputs,
-    flatten_outputs,
-    parse_input_shape,
-    prepare_model,
+    eager_reference,
     probe_input,
 )
 from clara_cli.io.atomic import atomic_path
@@ -76,10 +74,7 @@ def export_pt2(
         >>> export_pt2(net, [1, 1, 96, 96, 96], "models/model.pt2").dynamic_axes
         {0: 'batch', 2: 'spatial_0', 3: 'spatial_1', 4: 'spatial_2'}
     """
-    shape = parse_input_shape(input_shape)
-    model = prepare_model(model)
-    inputs = probe_input(shape)
-    expected = eager_outputs(model, inputs)
+    model, shape, inputs, expected = eager_reference(model, input_shape)
     spatial = tuple(range(2, len(shape)))
     notes: list[str] = []
     exportable = _inference_module(model)
@@ -98,7 +93,7 @@ def export_pt2(
                 extra = {METADATA_NAME: encode(metadata)} if metadata else None
                 torch.export.save(program, str(temp), extra_files=extra)
                 loaded = load_pt2(temp)
-                actual = _run(loaded, inputs)
+                actual = eager_outputs(loaded, inputs)
             except Exception as err:
                 raise ClaraError(
                     f"pt2 export to {path}: saving or running the exported program failed: "
@@ -108,7 +103,7 @@ def export_pt2(
             check_parity(model, inputs, parity, what=f"pt2 export to {path}")
             problem = check_dynamic_axes(
                 model,
-                functools.partial(_run, loaded),
+                functools.partial(eager_outputs, loaded),
                 shape,
                 axes,
                 tolerance,
@@ -218,8 +213,3 @@ def _dynamic_axes(program: torch.export.ExportedProgram) -> dict[int, str]:
         if isinstance(size, torch.SymInt):
             axes[axis] = "batch" if axis == 0 else f"spatial_{axis - 2}"
     return axes
-
-
-def _run(module: torch.nn.Module, inputs: torch.Tensor) -> list[Any]:
-    with torch.inference_mode():
-        return flatten_outputs(module(inputs))

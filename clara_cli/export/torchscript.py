@@ -18,10 +18,7 @@ from clara_cli.export.parity import (
     check_parity,
     compare_outputs,
     eager_outputs,
-    flatten_outputs,
-    parse_input_shape,
-    prepare_model,
-    probe_input,
+    eager_reference,
 )
 from clara_cli.io.atomic import atomic_path
 
@@ -61,10 +58,7 @@ def export_torchscript(
         >>> result = export_torchscript(net, [1, 1, 96, 96, 96], "models/model.ts")
         >>> print(result.describe())
     """
-    shape = parse_input_shape(input_shape)
-    model = prepare_model(model)
-    inputs = probe_input(shape)
-    expected = eager_outputs(model, inputs)
+    model, shape, inputs, expected = eager_reference(model, input_shape)
     compiled, method, notes = _compile(model, inputs)
 
     with atomic_path(path, suffix=".ts") as temp:
@@ -72,8 +66,7 @@ def export_torchscript(
             extra = {METADATA_NAME: encode(metadata)} if metadata else {}
             torch.jit.save(compiled, str(temp), _extra_files=extra)
             reloaded = torch.jit.load(str(temp), map_location="cpu").eval()
-            with torch.inference_mode():
-                actual = flatten_outputs(reloaded(inputs))
+            actual = eager_outputs(reloaded, inputs)
         except ClaraError:
             raise
         except Exception as err:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -58,6 +58,18 @@ class PhantomRequest:
     size: int | None = None
     train_fraction: float = 0.8
     overwrite: bool = False
+
+    def write_with(self, synthesize: Callable[..., Path], options: Any) -> Path:
+        """Call a family's ``synthesize_*(output_dir, num_cases=, seed=, options=,
+        train_fraction=, overwrite=)`` with this request; returns the datalist it wrote."""
+        return synthesize(
+            self.output_dir,
+            num_cases=self.num_cases,
+            seed=self.seed,
+            options=options,
+            train_fraction=self.train_fraction,
+            overwrite=self.overwrite,
+        )
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 from clara_cli.errors import DataError
 from clara_cli.io.atomic import atomic_write_text
+from clara_cli.io.json_keys import unique_keys
 
 Item = dict[str, Any]
 Datalist = dict[str, list[Item]]
@@ -32,7 +33,9 @@ def read_datalist(path: str | os.PathLike[str]) -> Datalist:
     """
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys(path))
+        data = json.loads(
+            path.read_text(encoding="utf-8"), object_pairs_hook=unique_keys(path, DataError)
+        )
     except FileNotFoundError:
         raise DataError(f"datalist not found: {str(path)!r}") from None
     except json.JSONDecodeError as err:
@@ -42,21 +45,6 @@ def read_datalist(path: str | os.PathLike[str]) -> Datalist:
             f"{path}: a datalist must be a JSON object of lists, not {type(data).__name__}"
         )
     return data
-
-
-def _unique_keys(path: Path) -> Any:
-    def check(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise DataError(
-                    f"{path}: key {key!r} appears twice in the same object; JSON would "
-                    "silently keep only the last one. Remove one of them."
-                )
-            out[key] = value
-        return out
-
-    return check
 
 
 def write_datalist(path: str | os.PathLike[str], datalist: dict[str, Any]) -> Path:

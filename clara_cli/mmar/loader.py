@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from clara_cli.errors import ConfigError
+from clara_cli.io.json_keys import unique_keys
 from clara_cli.mmar import layout
 
 
@@ -25,27 +26,11 @@ def load_json(path: Path) -> Any:
     except IsADirectoryError:
         raise ConfigError(f"expected a JSON file, found a folder: {path}") from None
     try:
-        return json.loads(text, object_pairs_hook=_DuplicateKeyChecker(path))
+        return json.loads(text, object_pairs_hook=unique_keys(path, ConfigError))
     except json.JSONDecodeError as err:
         raise ConfigError(
             f"{path}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}\n{_caret(text, err)}"
         ) from None
-
-
-class _DuplicateKeyChecker:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise ConfigError(
-                    f"{self.path}: key {key!r} appears twice in the same object; "
-                    "JSON would silently keep only the last one. Remove one of them."
-                )
-            out[key] = value
-        return out
 
 
 def _caret(text: str, err: json.JSONDecodeError) -> str:

@@ -122,14 +122,9 @@ def infer(request: RunRequest, options: InferOptions | None = None) -> Inference
             from clara_cli.io.writable import require_writable_folder
 
             require_writable_folder(output_dir, "output folder")
-        dataset = session.conf.get("dataset")
-        cases = collect_cases(
-            options.input,
-            dataset if isinstance(dataset, dict) else None,
-            session.var("DATA_ROOT"),
-            str(session.mmar.config_file),
-        )
-        pipeline = _pipeline(session)  # after the inputs: a wrong -i fails before the model loads
+        cases = session_cases(session, options.input)
+        # After the inputs: a wrong -i fails before the model loads.
+        pipeline = inference_pipeline(session)
         mine = shard(cases, session.dist.rank, session.dist.world_size)
         show = options.progress and session.dist.is_main
         if show:
@@ -176,7 +171,23 @@ def refuse_prompts(request: RunRequest, options: InferOptions) -> None:
         )
 
 
-def _pipeline(session: Any) -> Pipeline:
+def session_cases(session: Any, source: Path | None) -> list[InferenceCase]:
+    """The cases to infer: `source` (a file, folder or datalist), else the config's dataset.
+
+    Raises:
+        DataError: the inputs cannot be listed.
+    """
+    dataset = session.conf.get("dataset")
+    return collect_cases(
+        source,
+        dataset if isinstance(dataset, dict) else None,
+        session.var("DATA_ROOT"),
+        str(session.mmar.config_file),
+    )
+
+
+def inference_pipeline(session: Any) -> Pipeline:
+    """The inference config's pre-transforms, network(s), inferer and post-transforms."""
     from clara_cli.engine.amp import resolve_amp
     from clara_cli.mmar.variables import truthy
     from clara_cli.workflows.sections import evaluation_section
@@ -262,12 +273,13 @@ def _run_cases(
             if record is not None:
                 record(result)
             if show:
-                bar.write(_describe(result))
+                bar.write(describe_case(result))
             bar.update(1)
     return results
 
 
-def _describe(result: CaseResult) -> str:
+def describe_case(result: CaseResult) -> str:
+    """One line per case: where its output went, or why it failed."""
     if result.error is not None:
         return f"{result.name}: FAILED after {result.seconds:.1f} s: {result.error}"
     extra = f" (+ {result.probabilities.name})" if result.probabilities else ""

@@ -4,39 +4,16 @@
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 import SimpleITK as sitk
-import torch
 from click.testing import CliRunner
 
 from clara_cli.cli.main import cli
-from clara_cli.engine.model_loading import build_network
 from clara_cli.errors import ClaraError
-from clara_cli.workflows.session import RunRequest, open_session
 
-REPO = Path(__file__).resolve().parents[2]
 USE_CKPT = ["--set", "dont_load_ts_model=true", "dont_load_ckpt_model=false"]
 USE_TS = ["--set", "dont_load_ts_model=false", "dont_load_ckpt_model=true"]
-
-
-@pytest.fixture
-def trained_41(mmar_41: Path) -> Path:
-    """The tiny UNet MMAR with a checkpoint (random weights, saved with its train_conf)."""
-    session = open_session(RunRequest(mmar_41, "config/config_train.json", device="cpu"))
-    network = build_network(session.conf, session, "test")
-    (mmar_41 / "models").mkdir()
-    torch.save(
-        {"model": network.state_dict(), "train_conf": session.conf}, mmar_41 / "models" / "model.pt"
-    )
-    # The spleen MMAR's inference config, on this MMAR's 2 mm grid and small window.
-    shutil.copy(
-        REPO / "mmars" / "clara_pt_spleen_ct_segmentation" / "config" / "config_inference.json",
-        mmar_41 / "config",
-    )
-    return mmar_41
 
 
 def _max_diffs(output: str) -> list[tuple[float, float]]:

@@ -3,8 +3,6 @@ that let Clara 4.x validation/inference configs invert, crop and name their case
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pytest
 import torch
@@ -21,23 +19,8 @@ from monai.transforms import (
 )
 
 from clara_cli.engine.meta_dicts import LEGACY_CLASSES, MetaDictView, adopt
-from clara_cli.registry import shims
 
 WHERE = "config_validation.json: pre_transforms[3]"
-
-
-@pytest.fixture
-def warnings_seen(caplog):
-    shims._reported.clear()
-    caplog.set_level(logging.WARNING, logger="clara")
-    logger = logging.getLogger("clara")
-    propagate, logger.propagate = logger.propagate, True
-    yield caplog
-    logger.propagate = propagate
-
-
-def _messages(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "clara"]
 
 
 def _case() -> dict[str, MetaTensor]:
@@ -96,7 +79,7 @@ def test_legacy_to_tensord_keeps_the_trace_and_invertd_restores_the_input_grid(w
     overlap = (pred[0] > 0.5) & (case["label"] > 0.5)
     assert overlap.sum() / (case["label"] > 0.5).sum() > 0.8
     inverted = _invert(pre)({**data, "pred": data["label"].clone()})
-    messages = _messages(warnings_seen)
+    messages = warnings_seen()
     assert len(messages) == 1 and messages[0].startswith(f"{WHERE}: ToTensord's inverse")
 
 
@@ -115,7 +98,7 @@ def test_to_numpy_cast_to_tensor_round_trip_keeps_metadata_and_trace(warnings_se
     assert image.meta["filename_or_obj"] == "/data/case_07.nii.gz"
     assert [op["class"] for op in image.applied_operations] == before + ["LegacyToTensord"]
     assert "image_meta_dict" not in back and "image_transforms" not in back
-    messages = _messages(warnings_seen)
+    messages = warnings_seen()
     assert sum("ToNumpyd drops a MetaTensor's metadata" in m for m in messages) == 1
 
 
@@ -154,7 +137,7 @@ def test_legacy_invertd_inverts_a_plain_tensor_with_the_trace_of_orig_keys(warni
     invertd = adopt(_invert(pre), "post_transforms[1]")
     inverted = invertd({**data, "pred": plain})
     assert tuple(inverted["pred"].shape) == (1, 20, 18, 12)
-    assert any("'pred' is a plain tensor" in m for m in _messages(warnings_seen))
+    assert any("'pred' is a plain tensor" in m for m in warnings_seen())
 
 
 def test_adopt_leaves_other_classes_and_user_subclasses_alone():
@@ -186,7 +169,7 @@ def test_deepgrow_spatial_crop_foreground_writes_into_the_metatensor_metadata(wa
     )
     assert tuple(out["image"].shape[1:]) == tuple(end - start)
     assert (start <= [4, 5, 3]).all() and (end >= [15, 13, 9]).all()  # the box is inside
-    assert sum("SpatialCropForegroundd indexes" in m for m in _messages(warnings_seen)) == 1
+    assert sum("SpatialCropForegroundd indexes" in m for m in warnings_seen()) == 1
 
 
 def _batch() -> list[dict]:

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
-import torch
 
 from clara_cli.workflows.infer import InferOptions, infer
 from clara_cli.workflows.session import RunRequest
@@ -21,15 +20,6 @@ from clara_cli.workflows.validate import validate
 
 REPO = Path(__file__).resolve().parents[2]
 SPLEEN = REPO / "mmars" / "clara_pt_spleen_ct_segmentation"
-
-
-class BandNet(torch.nn.Module):
-    """Two-class scores: foreground where the smoothed intensity is in the spleen band."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        smooth = torch.nn.functional.avg_pool3d(x, 3, stride=1, padding=1, count_include_pad=False)
-        foreground = 40.0 * torch.minimum(smooth - 0.70, 0.92 - smooth)
-        return torch.cat([-foreground, foreground], dim=1)
 
 
 def _convert(phantom_data: Path, root: Path) -> tuple[Path, list[dict[str, str]]]:
@@ -54,7 +44,7 @@ def _convert(phantom_data: Path, root: Path) -> tuple[Path, list[dict[str, str]]
 
 
 @pytest.mark.slow
-def test_nrrd_and_mha_cases_train_validate_and_infer(tiny_mmar, phantom_data, tmp_path):
+def test_nrrd_and_mha_cases_train_validate_and_infer(tiny_mmar, phantom_data, band_model, tmp_path):
     datalist, items = _convert(phantom_data, tmp_path / "formats")
     overrides = {"DATASET_JSON": str(datalist), "epochs": 1}
     trained = train(
@@ -67,10 +57,8 @@ def test_nrrd_and_mha_cases_train_validate_and_infer(tiny_mmar, phantom_data, tm
     assert sorted(row["case"] for row in result.rows) == ["spleen_02", "spleen_04"]  # .nrrd, .mha
     assert all(0.0 <= row["dice"]["spleen"] <= 1.0 for row in result.rows)
 
-    model = tmp_path / "band.ts"
-    torch.jit.save(torch.jit.script(BandNet()), str(model))
     spleen = {
-        "MMAR_TORCHSCRIPT": str(model),
+        "MMAR_TORCHSCRIPT": str(band_model),
         "MMAR_CKPT_DIR": str(tmp_path / "models"),
         "dont_load_ts_model": False,
         "dont_load_ckpt_model": True,

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
-import torch
 
 from clara_cli.errors import DataError
 from clara_cli.report.case_metrics import case_scores
@@ -22,15 +21,6 @@ from clara_cli.workflows.session import RunRequest
 
 REPO = Path(__file__).resolve().parents[2]
 SPLEEN = REPO / "mmars" / "clara_pt_spleen_ct_segmentation"
-
-
-class BandNet(torch.nn.Module):
-    """Two-class scores: foreground where the smoothed, scaled intensity is in the spleen band."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        smooth = torch.nn.functional.avg_pool3d(x, 3, stride=1, padding=1, count_include_pad=False)
-        foreground = 40.0 * torch.minimum(smooth - 0.70, 0.92 - smooth)
-        return torch.cat([-foreground, foreground], dim=1)
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +36,6 @@ def phantom_dir(tmp_path_factory) -> Path:
     options = PhantomOptions(in_plane_size=96, z_extent_mm=(70.0, 90.0))
     synthesize_spleen(root, num_cases=4, seed=0, options=options, train_fraction=0.5)
     return root
-
-
-@pytest.fixture(scope="module")
-def band_model(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "band.ts"
-    torch.jit.save(torch.jit.script(BandNet()), str(path))
-    return path
 
 
 def spleen_request(config: str, phantom_dir: Path, model: Path, tmp: Path, **extra) -> RunRequest:

@@ -16,17 +16,6 @@ def _small_unet() -> torch.nn.Module:
     return UNet(spatial_dims=3, in_channels=1, out_channels=2, channels=(8, 16, 32), strides=(2, 2))
 
 
-class NoisyNet(torch.nn.Module):
-    """Adds fresh noise at every call, so no export can reproduce the eager output."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = torch.nn.Conv3d(1, 2, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x) + torch.rand_like(x)
-
-
 class UnscriptableNet(torch.nn.Module):
     """Uses a Python callable attribute in forward(): torch.jit.script rejects it."""
 
@@ -60,12 +49,12 @@ def test_torchscript_falls_back_to_trace_with_a_note(tmp_path, caplog):
     assert "falling back to torch.jit.trace" in caplog.text
 
 
-def test_torchscript_mismatch_fails_and_writes_nothing(tmp_path):
+def test_torchscript_mismatch_fails_and_writes_nothing(noisy_net, tmp_path):
     target = tmp_path / "model.ts"
     with pytest.raises(
         ClaraError, match=r"differs from the eager model on a seeded input.*needs <= "
     ):
-        export_torchscript(NoisyNet(), [1, 1, 8, 8, 8], target)
+        export_torchscript(noisy_net, [1, 1, 8, 8, 8], target)
     assert not target.exists()
     assert _left_behind(tmp_path) == []
 
@@ -85,11 +74,11 @@ def test_onnx_unet_matches_with_dynamic_batch_and_spatial_axes(tmp_path):
     assert output.shape == (3, 2, 48, 32, 16)
 
 
-def test_onnx_mismatch_fails_and_writes_nothing(tmp_path):
+def test_onnx_mismatch_fails_and_writes_nothing(noisy_net, tmp_path):
     pytest.importorskip("onnxruntime")
     target = tmp_path / "model.onnx"
     with pytest.raises(ClaraError, match="ONNX export to .* differs from the eager model"):
-        export_onnx(NoisyNet(), [1, 1, 8, 8, 8], target)
+        export_onnx(noisy_net, [1, 1, 8, 8, 8], target)
     assert not target.exists()
     assert _left_behind(tmp_path) == []
 

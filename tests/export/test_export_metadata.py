@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from clara_cli.export.metadata import (
     read_metadata,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 META = {
     "clara_export_metadata": 1,
     "orientation": "RAS",
@@ -144,25 +142,13 @@ def test_apply_replaces_only_what_differs():
 
 
 @pytest.fixture
-def exported_41(mmar_41: Path) -> Path:
+def exported_41(trained_41: Path) -> Path:
     """The tiny UNet MMAR with a random-weight checkpoint exported to TorchScript by clara."""
     from clara_cli.cli.main import cli
-    from clara_cli.engine.model_loading import build_network
-    from clara_cli.workflows.session import RunRequest, open_session
 
-    session = open_session(RunRequest(mmar_41, "config/config_train.json", device="cpu"))
-    network = build_network(session.conf, session, "test")
-    (mmar_41 / "models").mkdir()
-    torch.save(
-        {"model": network.state_dict(), "train_conf": session.conf}, mmar_41 / "models" / "model.pt"
-    )
-    shutil.copy(
-        REPO / "mmars" / "clara_pt_spleen_ct_segmentation" / "config" / "config_inference.json",
-        mmar_41 / "config",
-    )
-    result = CliRunner().invoke(cli, ["export", "-m", str(mmar_41), "--format", "torchscript"])
+    result = CliRunner().invoke(cli, ["export", "-m", str(trained_41), "--format", "torchscript"])
     assert result.exit_code == 0, result.output
-    return mmar_41
+    return trained_41
 
 
 @pytest.mark.slow

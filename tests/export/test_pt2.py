@@ -21,17 +21,6 @@ def _tiny_unet() -> torch.nn.Module:
     return UNet(spatial_dims=3, in_channels=1, out_channels=2, channels=(4, 8), strides=(2,))
 
 
-class NoisyNet(torch.nn.Module):
-    """Adds fresh noise at every call, so no export can reproduce the eager output."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = torch.nn.Conv3d(1, 2, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x) + torch.rand_like(x)
-
-
 class DataDependentNet(torch.nn.Module):
     """Branches on a tensor's value: torch.export cannot capture that, TorchScript can."""
 
@@ -88,10 +77,10 @@ def test_loaded_program_accepts_eval_and_refuses_training(unet_pt2):
         loaded.train()
 
 
-def test_mismatch_fails_and_writes_nothing(tmp_path):
+def test_mismatch_fails_and_writes_nothing(noisy_net, tmp_path):
     target = tmp_path / "model.pt2"
     with pytest.raises(ClaraError, match="pt2 export to .* differs from the eager model"):
-        export_pt2(NoisyNet(), [1, 1, 8, 8, 8], target)
+        export_pt2(noisy_net, [1, 1, 8, 8, 8], target)
     assert list(tmp_path.iterdir()) == []
 
 

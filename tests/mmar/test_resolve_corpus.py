@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from clara_cli.mmar.loader import load_mmar_config
 from clara_cli.mmar.resolved_config import resolve_config
 
@@ -46,26 +44,6 @@ CLEAN = {
 
 def _name(path: Path) -> str:
     return f"{path.parents[1].name}/{path.name}"
-
-
-@pytest.fixture
-def count_modules(monkeypatch):
-    import torch
-
-    # Importing the component tables is allowed; load them before counting.
-    from clara_cli.registry import builtin
-
-    for kind in builtin._MODULES:
-        builtin.registry(kind).names()
-    created: list[str] = []
-    original = torch.nn.Module.__init__
-
-    def counting(self, *args, **kwargs):
-        created.append(type(self).__name__)
-        original(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.nn.Module, "__init__", counting)
-    return created
 
 
 def test_every_config_resolves_without_building_a_module(count_modules):

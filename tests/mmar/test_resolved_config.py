@@ -59,22 +59,6 @@ def _mmar(tmp_path: Path, config: dict, **overrides) -> object:
     return load_mmar_config(tmp_path, "config/config_train.json", overrides=overrides)
 
 
-@pytest.fixture
-def count_modules(monkeypatch):
-    """How many torch.nn.Modules were instantiated since the fixture started."""
-    import torch
-
-    created = []
-    original = torch.nn.Module.__init__
-
-    def counting(self, *args, **kwargs):
-        created.append(type(self).__name__)
-        original(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.nn.Module, "__init__", counting)
-    return created
-
-
 def test_the_resolved_view_lists_classes_args_and_markers_without_building(tmp_path, count_modules):
     import monai
     import torch

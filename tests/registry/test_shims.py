@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from clara_cli.errors import ComponentError
 from clara_cli.registry import build, shims
 
 WHERE = "config_train.json: train.post_transforms[1]"
-
-
-@pytest.fixture
-def warnings_seen(caplog):
-    shims._reported.clear()
-    caplog.set_level(logging.WARNING, logger="clara")
-    logger = logging.getLogger("clara")
-    propagate, logger.propagate = logger.propagate, True
-    yield caplog
-    logger.propagate = propagate
-
-
-def _messages(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "clara"]
 
 
 def test_addchanneld_becomes_ensure_channel_first_with_one_warning(warnings_seen):
@@ -33,7 +17,7 @@ def test_addchanneld_becomes_ensure_channel_first_with_one_warning(warnings_seen
     build.find_class({"name": "AddChanneld"}, "transform", WHERE)
     assert target is monai.transforms.EnsureChannelFirstd
     assert fixed == {"channel_dim": "no_channel"}
-    messages = _messages(warnings_seen)
+    messages = warnings_seen()
     assert messages == [
         f"{WHERE}: AddChanneld was removed from MONAI; using EnsureChannelFirstd(channel_dim='no_channel')"
     ]
@@ -44,7 +28,7 @@ def test_network_dimensions_becomes_spatial_dims(warnings_seen):
 
     args = shims.upgrade_args("UNet", UNet, {"dimensions": 3, "in_channels": 1}, WHERE)
     assert args == {"spatial_dims": 3, "in_channels": 1}
-    assert "UNet: 'dimensions' is MONAI 0.x; using spatial_dims=3" in _messages(warnings_seen)[0]
+    assert "UNet: 'dimensions' is MONAI 0.x; using spatial_dims=3" in warnings_seen()[0]
 
 
 def test_asdiscreted_onehot_bool_with_n_classes_becomes_a_number(warnings_seen):

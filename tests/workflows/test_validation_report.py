@@ -13,19 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
-import torch
 
 from clara_cli.workflows.session import RunRequest
 from clara_cli.workflows.validate import validate
 
 SPLEEN = Path(__file__).resolve().parents[2] / "mmars" / "clara_pt_spleen_ct_segmentation"
-
-
-class BandNet(torch.nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        smooth = torch.nn.functional.avg_pool3d(x, 3, stride=1, padding=1, count_include_pad=False)
-        foreground = 40.0 * torch.minimum(smooth - 0.70, 0.92 - smooth)
-        return torch.cat([-foreground, foreground], dim=1)
 
 
 class Sources(HTMLParser):
@@ -42,13 +34,11 @@ class Sources(HTMLParser):
 
 
 @pytest.fixture
-def validated(phantom_dir, tmp_path):
-    model = tmp_path / "band.ts"
-    torch.jit.save(torch.jit.script(BandNet()), str(model))
+def validated(phantom_dir, band_model, tmp_path):
     overrides = {
         "DATA_ROOT": str(phantom_dir),
         "DATASET_JSON": str(phantom_dir / "dataset_0.json"),
-        "MMAR_TORCHSCRIPT": str(model),
+        "MMAR_TORCHSCRIPT": str(band_model),
         "MMAR_EVAL_OUTPUT_PATH": str(tmp_path / "eval"),
         "MMAR_CKPT_DIR": str(tmp_path / "models"),
         "dont_load_ts_model": False,

@@ -26,16 +26,18 @@ What is not:
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from clara_cli.data.phantom import (
-    DIRECTIONS,
     check_output_dir,
     ellipsoid,
+    images_on_grid,
     physical_coordinates,
+    random_pose,
     rotation,
     write_msd_dataset,
 )
@@ -91,7 +93,6 @@ def make_brats_phantom(
         with the same geometry.
     """
     import numpy as np
-    import SimpleITK as sitk
     from scipy.ndimage import gaussian_filter
 
     options = options or PhantomOptions()
@@ -100,8 +101,7 @@ def make_brats_phantom(
     rng = np.random.default_rng(seed)
     spacing = (options.spacing_mm,) * 3
     size = (options.size, options.size, max(16, round(0.65 * options.size)))
-    direction = DIRECTIONS[int(rng.integers(len(DIRECTIONS)))]
-    origin = tuple(float(v) for v in rng.uniform(-120.0, 120.0, 3))
+    direction, origin = random_pose(rng, origin_mm=120.0)
     coords = physical_coordinates(size, spacing, direction)
     width = size[0] * options.spacing_mm
     extent = (width, width, size[2] * options.spacing_mm)
@@ -128,12 +128,7 @@ def make_brats_phantom(
         scaled = np.where(brain, np.maximum(np.rint(values * gain), 1.0), 0.0)
         channels.append(scaled.astype(np.int16))
 
-    images = [sitk.GetImageFromArray(array) for array in channels]
-    label = sitk.GetImageFromArray(labels)
-    for item in (*images, label):
-        item.SetSpacing(spacing)
-        item.SetOrigin(origin)
-        item.SetDirection(direction)
+    *images, label = images_on_grid([*channels, labels], spacing, origin, direction)
     return images, label
 
 
@@ -350,12 +345,7 @@ def synthesize_4d(request: PhantomRequest) -> Path:
 
 
 def _synthesize(request: PhantomRequest, layout: Layout) -> Path:
-    return synthesize_brats(
-        request.output_dir,
-        num_cases=request.num_cases,
-        seed=request.seed,
-        options=PhantomOptions(size=request.size or PhantomOptions().size),
-        layout=layout,
-        train_fraction=request.train_fraction,
-        overwrite=request.overwrite,
+    size = request.size or PhantomOptions().size
+    return request.write_with(
+        functools.partial(synthesize_brats, layout=layout), PhantomOptions(size=size)
     )

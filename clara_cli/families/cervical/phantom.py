@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clara_cli.data.phantom import (
-    DIRECTIONS,
-    check_output_dir,
+    PhantomDataset,
+    images_on_grid,
     physical_coordinates,
-    write_msd_dataset,
-    write_phantom_cases,
+    random_pose,
+    write_phantom_dataset,
 )
 from clara_cli.errors import DataError
 
@@ -46,6 +46,14 @@ if TYPE_CHECKING:
     import SimpleITK as sitk
 
     from clara_cli.families import PhantomRequest
+DATASET = PhantomDataset(
+    stem="cspine",
+    name="CervicalSpinePhantom",
+    description="Synthetic T2 cervical-spine MRI with a spine mask (clara synth cspine)",
+    modality={"0": "MRI"},
+    labels={"0": "background", "1": "spine"},
+    extension=".nrrd",
+)
 
 #: T2-like signal of each tissue (arbitrary units, int16 after noise and bias).
 TISSUE = {
@@ -114,8 +122,7 @@ def cspine_volumes(
     width = extent * rng.uniform(0.38, 0.44)  # left-right: narrower than the neck
     size = (max(8, round(width / thick)), round(depth / in_plane), options.size)
     spacing = (thick, in_plane, in_plane)
-    direction = DIRECTIONS[int(rng.integers(len(DIRECTIONS)))]
-    origin = tuple(float(v) for v in rng.uniform(-100.0, 100.0, 3))
+    direction, origin = random_pose(rng, origin_mm=100.0)
     x, y, z = physical_coordinates(size, spacing, direction)
     signal, spine = _paint_anatomy(rng, x, y, z, extent)
     bias = _bias_field(rng, x, y, z, extent, depth)
@@ -131,7 +138,6 @@ def make_cspine_phantom(
         (image, mask): int16 and uint8 {0, 1} images with identical geometry.
     """
     import numpy as np
-    import SimpleITK as sitk
     from scipy.ndimage import gaussian_filter
 
     volumes = cspine_volumes(seed, options)
@@ -147,12 +153,9 @@ def make_cspine_phantom(
     )
     array = np.clip(np.rint(noisy), 0, 32767).astype(np.int16)
 
-    image = sitk.GetImageFromArray(array)
-    mask = sitk.GetImageFromArray(volumes.spine.astype(np.uint8))
-    for item in (image, mask):
-        item.SetSpacing(volumes.spacing)
-        item.SetOrigin(volumes.origin)
-        item.SetDirection(volumes.direction)
+    image, mask = images_on_grid(
+        [array, volumes.spine.astype(np.uint8)], volumes.spacing, volumes.origin, volumes.direction
+    )
     return image, mask
 
 
@@ -290,34 +293,18 @@ def synthesize_cspine(
     Example:
         >>> datalist = synthesize_cspine("data/cspine", num_cases=12, seed=0)
     """
-    output_dir = Path(output_dir)
-    check_output_dir(output_dir, num_cases, overwrite)
-    items = write_phantom_cases(
+    return write_phantom_dataset(
         output_dir,
         num_cases,
         lambda index: make_cspine_phantom((seed, index), options),
-        stem="cspine",
-        extension=".nrrd",
-    )
-    return write_msd_dataset(
-        output_dir,
-        items,
-        name="CervicalSpinePhantom",
-        description="Synthetic T2 cervical-spine MRI with a spine mask (clara synth cspine)",
-        modality={"0": "MRI"},
-        labels={"0": "background", "1": "spine"},
+        DATASET,
         seed=seed,
         train_fraction=train_fraction,
+        overwrite=overwrite,
     )
 
 
 def synthesize(request: PhantomRequest) -> Path:
     """`clara synth cspine`: the family's phantom entry point."""
-    return synthesize_cspine(
-        request.output_dir,
-        num_cases=request.num_cases,
-        seed=request.seed,
-        options=PhantomOptions(size=request.size or PhantomOptions().size),
-        train_fraction=request.train_fraction,
-        overwrite=request.overwrite,
-    )
+    size = request.size or PhantomOptions().size
+    return request.write_with(synthesize_cspine, PhantomOptions(size=size))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from clara_cli.errors import ConfigError, DataError, first_line, root_cause
-from clara_cli.workflows.infer import InferenceResult, InferOptions, _describe
+from clara_cli.workflows.infer import InferenceResult, InferOptions, describe_case
 from clara_cli.workflows.prompts import PointPrompts
 from clara_cli.workflows.session import RunRequest, open_session
 
@@ -55,8 +55,7 @@ def infer_with_clicks(request: RunRequest, options: InferOptions) -> InferenceRe
     """
     from clara_cli.io.datalist import shard
     from clara_cli.launch import process_group as distributed
-    from clara_cli.workflows.infer import _pipeline
-    from clara_cli.workflows.infer_cases import collect_cases
+    from clara_cli.workflows.infer import inference_pipeline, session_cases
 
     if options.skip_done:
         # Each run's clicks may differ: an earlier output is no answer to this run's clicks.
@@ -71,14 +70,8 @@ def infer_with_clicks(request: RunRequest, options: InferOptions) -> InferenceRe
         )
     session = open_session(request)
     try:
-        pipeline = _pipeline(session)
-        dataset = session.conf.get("dataset")
-        cases = collect_cases(
-            options.input,
-            dataset if isinstance(dataset, dict) else None,
-            session.var("DATA_ROOT"),
-            str(session.mmar.config_file),
-        )
+        pipeline = inference_pipeline(session)
+        cases = session_cases(session, options.input)
         clicks = options.prompts.for_cases([case.name for case in cases])
         output_dir = Path(options.output_dir or session.path_var("MMAR_EVAL_OUTPUT_PATH"))
         mine = shard(cases, session.dist.rank, session.dist.world_size)
@@ -92,7 +85,7 @@ def infer_with_clicks(request: RunRequest, options: InferOptions) -> InferenceRe
             )  # fmt: skip
             results.append(result)
             if show:
-                log.info("%s", _describe(result))
+                log.info("%s", describe_case(result))
         if session.dist.world_size > 1:
             parts = distributed.all_gather_objects(session.dist, results)
             results = [result for part in parts for result in part]

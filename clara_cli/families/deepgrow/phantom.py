@@ -32,12 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from clara_cli.data.phantom import (
-    DIRECTIONS,
-    check_output_dir,
+    PhantomDataset,
+    ct_to_int16,
     ellipsoid,
+    images_on_grid,
     physical_coordinates,
-    write_msd_dataset,
-    write_phantom_cases,
+    random_pose,
+    write_phantom_dataset,
 )
 from clara_cli.errors import DataError
 
@@ -57,6 +58,14 @@ ORGANS: dict[int, str] = {
     6: "stomach",
     7: "aorta",
 }
+
+DATASET = PhantomDataset(
+    stem="abdomen",
+    name="AbdomenPhantom",
+    description="Synthetic abdominal CT phantoms with 7 labelled organs (clara synth abdomen)",
+    modality={"0": "CT"},
+    labels={"0": "background", **{str(k): v for k, v in ORGANS.items()}},
+)
 
 
 @dataclass(frozen=True)
@@ -86,8 +95,6 @@ def make_abdomen_phantom(
         identical geometry.
     """
     import numpy as np
-    import SimpleITK as sitk
-    from scipy.ndimage import gaussian_filter
 
     options = options or AbdomenOptions()
     if options.in_plane_size < 24:
@@ -99,25 +106,13 @@ def make_abdomen_phantom(
     z_extent = width * float(rng.uniform(*options.z_to_width))
     size = (options.in_plane_size, options.in_plane_size, max(8, round(z_extent / slice_spacing)))
     spacing = (in_plane, in_plane, slice_spacing)
-    direction = DIRECTIONS[int(rng.integers(len(DIRECTIONS)))]
-    origin = tuple(float(v) for v in rng.uniform(-150.0, 150.0, 3))
+    direction, origin = random_pose(rng, origin_mm=150.0)
 
     x, y, z = physical_coordinates(size, spacing, direction)
     hu, labels = _paint_abdomen(rng, x, y, z, width / 2.0, size[2] * slice_spacing / 2.0)
 
-    sigma_mm = 0.8  # light blur: partial volume at organ borders
-    hu = gaussian_filter(
-        hu, sigma=(sigma_mm / slice_spacing, sigma_mm / in_plane, sigma_mm / in_plane)
-    )
-    hu += rng.normal(0.0, rng.uniform(12.0, 20.0), hu.shape).astype(np.float32)
-    array = np.clip(np.rint(hu), -1024, 3071).astype(np.int16)
-
-    image = sitk.GetImageFromArray(array)
-    label = sitk.GetImageFromArray(labels)
-    for item in (image, label):
-        item.SetSpacing(spacing)
-        item.SetOrigin(origin)
-        item.SetDirection(direction)
+    array = ct_to_int16(hu, rng, spacing, noise_sd=(12.0, 20.0))
+    image, label = images_on_grid([array, labels], spacing, origin, direction)
     return image, label
 
 
@@ -221,33 +216,18 @@ def synthesize_abdomen(
     Example:
         >>> datalist = synthesize_abdomen("data/abdomen", num_cases=12, seed=0)
     """
-    output_dir = Path(output_dir)
-    check_output_dir(output_dir, num_cases, overwrite)
-    items = write_phantom_cases(
+    return write_phantom_dataset(
         output_dir,
         num_cases,
         lambda index: make_abdomen_phantom((seed, index), options),
-        stem="abdomen",
-    )
-    return write_msd_dataset(
-        output_dir,
-        items,
-        name="AbdomenPhantom",
-        description="Synthetic abdominal CT phantoms with 7 labelled organs (clara synth abdomen)",
-        modality={"0": "CT"},
-        labels={"0": "background", **{str(k): v for k, v in ORGANS.items()}},
+        DATASET,
         seed=seed,
         train_fraction=train_fraction,
+        overwrite=overwrite,
     )
 
 
 def synthesize(request: PhantomRequest) -> Path:
     """`clara synth abdomen`: the family's phantom entry point."""
-    return synthesize_abdomen(
-        request.output_dir,
-        num_cases=request.num_cases,
-        seed=request.seed,
-        options=AbdomenOptions(in_plane_size=request.size or AbdomenOptions().in_plane_size),
-        train_fraction=request.train_fraction,
-        overwrite=request.overwrite,
-    )
+    size = request.size or AbdomenOptions().in_plane_size
+    return request.write_with(synthesize_abdomen, AbdomenOptions(in_plane_size=size))

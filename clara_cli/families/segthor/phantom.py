@@ -33,12 +33,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clara_cli.data.phantom import (
-    DIRECTIONS,
-    check_output_dir,
+    PhantomDataset,
+    ct_to_int16,
     ellipsoid,
+    images_on_grid,
     physical_coordinates,
-    write_msd_dataset,
-    write_phantom_cases,
+    random_pose,
+    write_phantom_dataset,
 )
 from clara_cli.errors import DataError
 
@@ -50,6 +51,14 @@ if TYPE_CHECKING:
 
 #: Label values of the four organs (SegTHOR's), by name.
 ORGANS = {"oesophagus": 1, "heart": 2, "trachea": 3, "aorta": 4}
+
+DATASET = PhantomDataset(
+    stem="thorax",
+    name="ThoraxPhantom",
+    description="Synthetic thoracic CT phantoms with SegTHOR organ labels (clara synth thorax)",
+    modality={"0": "CT"},
+    labels={"0": "background", **{str(v): k for k, v in ORGANS.items()}},
+)
 
 
 @dataclass(frozen=True)
@@ -76,8 +85,6 @@ def make_thorax_phantom(
         (image, label): int16 HU and uint8 {0..4} images with identical geometry.
     """
     import numpy as np
-    import SimpleITK as sitk
-    from scipy.ndimage import gaussian_filter
 
     options = options or ThoraxOptions()
     if options.in_plane_size < 32:
@@ -88,27 +95,15 @@ def make_thorax_phantom(
     z_extent = float(rng.uniform(*options.z_extent_mm))
     size = (options.in_plane_size, options.in_plane_size, max(16, round(z_extent / slice_spacing)))
     spacing = (in_plane, in_plane, slice_spacing)
-    direction = DIRECTIONS[int(rng.integers(len(DIRECTIONS)))]
-    origin = tuple(float(v) for v in rng.uniform(-200.0, 200.0, 3))
+    direction, origin = random_pose(rng, origin_mm=200.0)
 
     x, y, z = physical_coordinates(size, spacing, direction)
     # the patient lies off the centre of the field of view (what the auto crop must find)
     shift = rng.uniform(-35.0, 35.0), rng.uniform(-30.0, 10.0)
     hu, label = _paint_thorax(rng, x - shift[0], y - shift[1], z, size[2] * slice_spacing / 2)
 
-    sigma_mm = 0.8  # light blur: partial volume at organ borders
-    hu = gaussian_filter(
-        hu, sigma=(sigma_mm / slice_spacing, sigma_mm / in_plane, sigma_mm / in_plane)
-    )
-    hu += rng.normal(0.0, rng.uniform(10.0, 20.0), hu.shape).astype(np.float32)
-    array = np.clip(np.rint(hu), -1024, 3071).astype(np.int16)
-
-    image = sitk.GetImageFromArray(array)
-    labels = sitk.GetImageFromArray(label)
-    for item in (image, labels):
-        item.SetSpacing(spacing)
-        item.SetOrigin(origin)
-        item.SetDirection(direction)
+    array = ct_to_int16(hu, rng, spacing, noise_sd=(10.0, 20.0))
+    image, labels = images_on_grid([array, label], spacing, origin, direction)
     return image, labels
 
 
@@ -270,34 +265,18 @@ def synthesize_thorax(
     Example:
         >>> datalist = synthesize_thorax("data/thorax", num_cases=12, seed=0)
     """
-    output_dir = Path(output_dir)
-    check_output_dir(output_dir, num_cases, overwrite)
-    items = write_phantom_cases(
+    return write_phantom_dataset(
         output_dir,
         num_cases,
         lambda index: make_thorax_phantom((seed, index), options),
-        stem="thorax",
-    )
-    return write_msd_dataset(
-        output_dir,
-        items,
-        name="ThoraxPhantom",
-        description="Synthetic thoracic CT phantoms with SegTHOR organ labels (clara synth thorax)",
-        modality={"0": "CT"},
-        labels={"0": "background", **{str(v): k for k, v in ORGANS.items()}},
+        DATASET,
         seed=seed,
         train_fraction=train_fraction,
+        overwrite=overwrite,
     )
 
 
 def synthesize(request: PhantomRequest) -> Path:
     """`clara synth thorax`: the family's phantom entry point."""
     size = request.size or ThoraxOptions().in_plane_size
-    return synthesize_thorax(
-        request.output_dir,
-        num_cases=request.num_cases,
-        seed=request.seed,
-        options=ThoraxOptions(in_plane_size=size),
-        train_fraction=request.train_fraction,
-        overwrite=request.overwrite,
-    )
+    return request.write_with(synthesize_thorax, ThoraxOptions(in_plane_size=size))

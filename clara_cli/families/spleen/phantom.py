@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from clara_cli.data.phantom import (
-    DIRECTIONS,
-    check_output_dir,
+    PhantomDataset,
+    ct_to_int16,
     ellipsoid,
+    images_on_grid,
     physical_coordinates,
-    write_msd_dataset,
-    write_phantom_cases,
+    random_pose,
+    write_phantom_dataset,
 )
 from clara_cli.errors import DataError
 
@@ -41,6 +42,14 @@ if TYPE_CHECKING:
     import SimpleITK as sitk
 
     from clara_cli.families import PhantomRequest
+
+DATASET = PhantomDataset(
+    stem="spleen",
+    name="SpleenPhantom",
+    description="Synthetic abdominal CT phantoms with a spleen label (clara synth spleen)",
+    modality={"0": "CT"},
+    labels={"0": "background", "1": "spleen"},
+)
 
 
 @dataclass(frozen=True)
@@ -69,8 +78,6 @@ def make_spleen_phantom(
         (image, label): int16 HU and uint8 {0, 1} images with identical geometry.
     """
     import numpy as np
-    import SimpleITK as sitk
-    from scipy.ndimage import gaussian_filter
 
     options = options or PhantomOptions()
     if options.in_plane_size < 16:
@@ -81,26 +88,14 @@ def make_spleen_phantom(
     z_extent = float(rng.uniform(*options.z_extent_mm))
     size = (options.in_plane_size, options.in_plane_size, max(8, round(z_extent / slice_spacing)))
     spacing = (in_plane, in_plane, slice_spacing)
-    direction = DIRECTIONS[int(rng.integers(len(DIRECTIONS)))]
-    origin = tuple(float(v) for v in rng.uniform(-150.0, 150.0, 3))
+    direction, origin = random_pose(rng, origin_mm=150.0)
 
     x, y, z = physical_coordinates(size, spacing, direction)
     half_width = size[0] * in_plane / 2.0  # anatomy scales with the in-plane field of view
     hu, spleen = _paint_anatomy(rng, x, y, z, half_width, size[2] * slice_spacing)
 
-    sigma_mm = 0.8  # light blur: partial volume at organ borders
-    hu = gaussian_filter(
-        hu, sigma=(sigma_mm / slice_spacing, sigma_mm / in_plane, sigma_mm / in_plane)
-    )
-    hu += rng.normal(0.0, rng.uniform(15.0, 25.0), hu.shape).astype(np.float32)
-    array = np.clip(np.rint(hu), -1024, 3071).astype(np.int16)
-
-    image = sitk.GetImageFromArray(array)
-    label = sitk.GetImageFromArray(spleen.astype(np.uint8))
-    for item in (image, label):
-        item.SetSpacing(spacing)
-        item.SetOrigin(origin)
-        item.SetDirection(direction)
+    array = ct_to_int16(hu, rng, spacing, noise_sd=(15.0, 25.0))
+    image, label = images_on_grid([array, spleen.astype(np.uint8)], spacing, origin, direction)
     return image, label
 
 
@@ -194,35 +189,18 @@ def synthesize_spleen(
     Example:
         >>> datalist = synthesize_spleen("data/spleen", num_cases=12, seed=0)
     """
-    output_dir = Path(output_dir)
-    check_output_dir(output_dir, num_cases, overwrite)
-    items = write_phantom_cases(
+    return write_phantom_dataset(
         output_dir,
         num_cases,
         lambda index: make_spleen_phantom((seed, index), options),
-        stem="spleen",
-    )
-
-    return write_msd_dataset(
-        output_dir,
-        items,
-        name="SpleenPhantom",
-        description="Synthetic abdominal CT phantoms with a spleen label (clara synth spleen)",
-        modality={"0": "CT"},
-        labels={"0": "background", "1": "spleen"},
+        DATASET,
         seed=seed,
         train_fraction=train_fraction,
+        overwrite=overwrite,
     )
 
 
 def synthesize(request: PhantomRequest) -> Path:
     """`clara synth spleen`: the family's phantom entry point."""
     size = request.size or PhantomOptions().in_plane_size
-    return synthesize_spleen(
-        request.output_dir,
-        num_cases=request.num_cases,
-        seed=request.seed,
-        options=PhantomOptions(in_plane_size=size),
-        train_fraction=request.train_fraction,
-        overwrite=request.overwrite,
-    )
+    return request.write_with(synthesize_spleen, PhantomOptions(in_plane_size=size))
