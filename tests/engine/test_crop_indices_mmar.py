@@ -40,7 +40,8 @@ def test_a_clara_41_config_samples_the_same_patches_from_cached_indices(mmar_41)
     cached = train.get("dataset")
 
     steps = [type(t) for t in cached.transform.transforms]
-    assert steps[steps.index(RandCropByPosNegLabeld) - 1] is FgBgToIndicesd
+    assert steps[steps.index(RandCropByPosNegLabeld) - 2] is FgBgToIndicesd
+    assert cached._cache[0]["label_clara_fg_indices"].dtype == torch.int32
     assert FgBgToIndicesd not in [type(t) for t in plain.transform.transforms]
     assert "label_clara_fg_indices" in cached._cache[0]
 

@@ -18,7 +18,11 @@ from monai.transforms import (
     ScaleIntensityd,
 )
 
-from clara_cli.engine.wiring.crop_indices import with_cached_crop_indices
+from clara_cli.engine.wiring.crop_indices import (
+    as_int32,
+    int32_indices_type,
+    with_cached_crop_indices,
+)
 
 RULE = "crop_indices.cached"
 
@@ -94,9 +98,12 @@ def test_the_same_seed_gives_bit_identical_crops_with_and_without_cached_indices
     ctx = kit.context(CacheDataset, {"data": data, "transform": _pipeline(cached_crop)})
     cached = CacheDataset(**kit.before(RULE, ctx), progress=False)
 
-    # The indices were computed while caching, not by the crop.
+    # The indices were computed while caching, not by the crop, and are stored as int32.
     index_keys = set(cached._cache[0]) - set(data[0])
     assert len(index_keys) == (2 if classes == 2 else 1)
+    for key in index_keys:
+        for indices in cached._cache[0][key] if classes > 2 else [cached._cache[0][key]]:
+            assert indices.dtype == torch.int32
 
     plain_patches, plain_centers = _sample(plain, plain_crop)
     cached_patches, cached_centers = _sample(cached, cached_crop)
@@ -117,14 +124,16 @@ def test_the_indices_are_cached_before_the_crop_and_never_reach_the_batch(kit, c
         transform = kit.before(RULE, ctx)["transform"]
 
     steps = transform.transforms
-    assert [type(s) for s in steps[:3]] == [ScaleIntensityd, FgBgToIndicesd, RandCropByPosNegLabeld]
+    assert [type(s) for s in steps[:2]] == [ScaleIntensityd, FgBgToIndicesd]
+    assert type(steps[2]).__name__ == "Int32Indicesd"
+    assert isinstance(steps[3], RandCropByPosNegLabeld)
     assert len(config_pipeline.transforms) == 3  # the config's Compose is left as it was
     assert (crop.fg_indices_key, crop.bg_indices_key) == (
         "label_clara_fg_indices",
         "label_clara_bg_indices",
     )
     lines = [r.getMessage() for r in caplog.records if "cached with each item" in r.getMessage()]
-    assert len(lines) == 1 and "FgBgToIndicesd" in lines[0]
+    assert len(lines) == 1 and "FgBgToIndicesd" in lines[0] and "int32" in lines[0]
 
     # Cases with foregrounds of different sizes batch together: the crop pops the indices.
     loader = DataLoader(CacheDataset(data, transform, progress=False), batch_size=2)
@@ -170,3 +179,34 @@ def test_only_a_dataset_that_caches_gets_cached_indices(kit):
     for nothing_cached in ({"cache_rate": 0.0}, {"cache_num": 0}):
         args = {"data": [], "transform": transform, **nothing_cached}
         assert not kit.applies(RULE, kit.context(CacheDataset, args))
+
+
+def test_int32_and_int64_cached_indices_give_the_same_crops():
+    # MONAI's own pipeline (int64 indices) against the same one storing them as int32.
+    data = _phantom()
+    crops, patches, centers = [], [], []
+    for int32 in (False, True):
+        crop = _pos_neg(fg_indices_key="label_fg", bg_indices_key="label_bg")
+        steps = [FgBgToIndicesd(keys="label", fg_postfix="_fg", bg_postfix="_bg")]
+        if int32:
+            steps.append(int32_indices_type()(keys=["label_fg", "label_bg"]))
+        dataset = CacheDataset(data, Compose([*steps, crop]), progress=False)
+        assert dataset._cache[0]["label_fg"].dtype == (torch.int32 if int32 else torch.int64)
+        found = _sample(dataset, crop)
+        crops.append(crop)
+        patches.append(found[0])
+        centers.append(found[1])
+    assert centers[0] == centers[1] and len(set(map(tuple, centers[0]))) > 1
+    for (image_a, label_a), (image_b, label_b) in zip(*patches, strict=True):
+        assert torch.equal(image_a, image_b) and torch.equal(label_a, label_b)
+
+
+def test_indices_beyond_int32_stay_int64():
+    small = torch.tensor([0, 5, 2**31 - 1])
+    large = torch.tensor([0, 5, 2**31])
+    assert as_int32(small).dtype == torch.int32
+    assert torch.equal(as_int32(small), small.to(torch.int32))
+    assert as_int32(large).dtype == torch.int64
+    assert as_int32(np.array([3, 4])).dtype == np.int32
+    assert [i.dtype for i in as_int32([small, large])] == [torch.int32, torch.int64]
+    assert as_int32(torch.tensor([], dtype=torch.int64)).dtype == torch.int64
