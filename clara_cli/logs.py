@@ -83,9 +83,10 @@ def configure_logging(debug: bool = False) -> None:
     """Send the library's `clara` logger to stderr: info as is, warnings prefixed (with `-q`,
     warnings and errors only; with `-v` or `debug`, debug lines too).
 
-    Without `debug`, third-party deprecation chatter (MONAI/torch FutureWarnings about
-    defaults our configs do not use) and ignite's own "run is terminating" lines are hidden:
-    the user sees our one-line warnings and errors, not library internals. Safe to call more
+    Without `debug`, third-party deprecation chatter (MONAI/torch FutureWarnings and
+    DeprecationWarnings) goes to the `clara` logger at debug level (shown with `-v`) and
+    ignite's own "run is terminating" lines are hidden: the user sees our one-line warnings
+    and errors, not library internals. Safe to call more
     than once (one handler is installed).
     """
     logger = logging.getLogger("clara")
@@ -99,9 +100,34 @@ def configure_logging(debug: bool = False) -> None:
     logger.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
     logger.propagate = False
     if not debug:
-        for category in (FutureWarning, DeprecationWarning):
-            warnings.filterwarnings("ignore", category=category)
+        _deprecations_to_debug_log()
         logging.getLogger("ignite").setLevel(logging.CRITICAL)
+
+
+def _deprecations_to_debug_log() -> None:
+    """Show FutureWarning/DeprecationWarning as debug lines of the `clara` logger; every other
+    warning as Python shows it."""
+    shown = warnings.showwarning
+    if getattr(shown, "_clara", False):
+        return
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
+        if issubclass(category, (FutureWarning, DeprecationWarning)):
+            logging.getLogger("clara").debug(
+                "%s: %s (%s:%s)", category.__name__, message, filename, lineno
+            )
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    show._clara = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
 
 
 def tracebacks_wanted() -> bool:

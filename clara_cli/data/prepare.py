@@ -17,6 +17,7 @@ from typing import Any
 from clara_cli.errors import DataError
 from clara_cli.io.datalist import fold_items, split_items, write_datalist
 from clara_cli.io.image import image_suffix, strip_image_suffix
+from clara_cli.io.native_stderr import metaio_to_log
 
 Item = dict[str, Any]
 
@@ -160,7 +161,8 @@ def geometry_mismatches(
             reader = sitk.ImageFileReader()
             reader.SetFileName(str(Path(root) / pair[key]))
             try:
-                reader.ReadImageInformation()
+                with metaio_to_log():
+                    reader.ReadImageInformation()
             except RuntimeError:
                 problems.append(f"{pair[key]}: unreadable header")
                 break

@@ -236,6 +236,7 @@ def run_for_archive(
     workflow chosen (:func:`workflow_for`), and every rank loads the families first so their
     wiring rules and components exist in spawned workers too. Returns rank 0's result.
     """
+    from clara_cli.mmar.early_check import check_component_names
     from clara_cli.mmar.requirements import missing_packages
     from clara_cli.workflows.runner import run_command
 
@@ -244,6 +245,8 @@ def run_for_archive(
     if refusal:  # a whole-slide reader that is not installed: nothing can run
         raise ConfigError(str(refusal[0]))
     workflow = workflow_for(command, mmar.variables)
+    # Misspelt component names are refused here, before torch/MONAI are imported (~10 s).
+    check_component_names(mmar, getattr(workflow, "builds", None))
     return run_command(workflow, request, options, launch, debug, setup=load_families)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from clara_cli.errors import DataError, first_line
+from clara_cli.io.native_stderr import metaio_to_log
 
 if TYPE_CHECKING:
     import SimpleITK as sitk
@@ -72,7 +73,8 @@ def read_image(
     if image_suffix(path) is None:
         raise DataError(f"{str(path)!r} is not a supported image file; accepted: {_ACCEPTED}")
     try:
-        return sitk.ReadImage(str(path))
+        with metaio_to_log():
+            return sitk.ReadImage(str(path))
     except RuntimeError as err:
         raise DataError(
             f"cannot read image {str(path)!r}: {first_line(err)}\n"

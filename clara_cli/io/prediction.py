@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from clara_cli.errors import DataError
+from clara_cli.io.native_stderr import metaio_to_log
 
 if TYPE_CHECKING:
     import SimpleITK as sitk
@@ -91,7 +92,8 @@ def read_grid(path: str | Path) -> Grid:
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
-        reader.ReadImageInformation()
+        with metaio_to_log():
+            reader.ReadImageInformation()
     except RuntimeError as err:
         if "Unable to determine ImageIO reader" in str(err):
             raise DataError(

@@ -24,7 +24,8 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,7 @@ def launch(spec: LaunchSpec, entrypoint: Callable[..., Any], *args: Any) -> list
     )
     quiet = _QuietElasticLogs()
     try:
-        with quiet:
+        with quiet, _tracker_quiet_about_stopped_workers():
             results = elastic_launch(config, _run_worker)(str(error_dir), entrypoint, *args)
     except ChildFailedError as err:
         raise _failure_error(err, error_dir, spec.nproc_per_node * spec.nnodes) from (
@@ -148,6 +149,33 @@ def launch(spec: LaunchSpec, entrypoint: Callable[..., Any], *args: Any) -> list
     finally:
         shutil.rmtree(error_dir, ignore_errors=True)
     return [results[rank] for rank in sorted(results)]
+
+
+#: The one warning multiprocessing's resource tracker gives when the launcher has stopped a
+#: worker that held a semaphore (a DataLoader queue): "resource_tracker: There appear to be N
+#: leaked semaphore objects to clean up at shutdown". The tracker cleans them up itself; the
+#: failed rank's error is already reported. As a -W filter (message prefix, category, module).
+TRACKER_WARNING_FILTER = "ignore:resource_tracker:UserWarning:multiprocessing.resource_tracker"
+
+
+@contextmanager
+def _tracker_quiet_about_stopped_workers() -> Iterator[None]:
+    """Give the resource tracker started for this launch exactly that filter.
+
+    The tracker is a separate interpreter (clara's logger does not exist there), started by
+    the first semaphore of the launch with the environment of that moment; PYTHONWARNINGS is
+    how a filter reaches it. Workers inherit it too, and it matches nothing of theirs.
+    """
+    before = os.environ.get("PYTHONWARNINGS")
+    filters = [f for f in (before or "").split(",") if f]
+    os.environ["PYTHONWARNINGS"] = ",".join([*filters, TRACKER_WARNING_FILTER])
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONWARNINGS", None)
+        else:
+            os.environ["PYTHONWARNINGS"] = before
 
 
 def _default_run_id(spec: LaunchSpec) -> str:

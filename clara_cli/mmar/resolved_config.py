@@ -101,7 +101,7 @@ def resolve_config(
             f"{', '.join(resolvers) or 'none'}"
         )
     resolved = ResolvedConfig(source, {n: r for n, r in resolvers.items() if n in wanted})
-    with _user_code_importable(mmar):
+    with user_code_importable(mmar):
         for resolver in resolved.sections.values():
             _resolve_section(resolver, resolved)
     _check_references(resolved, resolvers)
@@ -218,7 +218,7 @@ def _cycles(graph: dict[tuple[str, str], list[tuple[str, str]]]) -> list[list[tu
 
 
 @contextmanager
-def _user_code_importable(mmar: MmarConfig) -> Iterator[None]:
+def user_code_importable(mmar: MmarConfig) -> Iterator[None]:
     """MMAR_ROOT/custom and MMAR_ROOT on sys.path while resolving (as during a run)."""
     added = [
         str(p)

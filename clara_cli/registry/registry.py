@@ -34,6 +34,10 @@ class Registry:
         if self._table is not None:
             self._table[name] = obj
 
+    def registered(self) -> list[str]:
+        """The names added with `register` (known without importing the modules)."""
+        return list(self._extra)
+
     def _load(self) -> dict[str, Callable[..., Any]]:
         if self._table is None:
             table: dict[str, Callable[..., Any]] = {}
@@ -74,14 +78,19 @@ class Registry:
 
     def suggest(self, name: str) -> str:
         """A hint naming the closest registered names, or '' when none is close."""
-        table = self._load()
-        by_lower = {k.lower(): k for k in table}
-        close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)
-        if not close:
-            prefix = [k for k in table if k.lower().startswith(name.lower()[:4])][:5]
-            close_names = prefix
-        else:
-            close_names = [by_lower[c] for c in close]
-        if not close_names:
-            return f"\n  see the classes of {', '.join(self.modules)}, or give a dotted 'path'"
-        return f"\n  Did you mean {' or '.join(repr(c) for c in close_names)}?"
+        return suggest(name, self._load(), self.modules)
+
+
+def suggest(name: str, names: Iterable[str], modules: Iterable[str]) -> str:
+    """The did-you-mean hint for `name` among `names` (a table searched in `modules`)."""
+    table = list(names)
+    by_lower = {k.lower(): k for k in table}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)
+    if not close:
+        prefix = [k for k in table if k.lower().startswith(name.lower()[:4])][:5]
+        close_names = prefix
+    else:
+        close_names = [by_lower[c] for c in close]
+    if not close_names:
+        return f"\n  see the classes of {', '.join(modules)}, or give a dotted 'path'"
+    return f"\n  Did you mean {' or '.join(repr(c) for c in close_names)}?"

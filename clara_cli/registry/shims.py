@@ -78,6 +78,11 @@ def upgrade_args(
     name = getattr(target, "__name__", "")
     if name in ("AsDiscrete", "AsDiscreted"):
         _upgrade_as_discrete(label, args, where, report)
+    if name in ("Orientation", "Orientationd") and "labels" in params and "labels" not in args:
+        # The configs' axcodes ("RAS") mean the (L,R),(P,A),(I,S) labels, MONAI's default until
+        # it turns None (then a meta-tensor's space decides; MONAI warns of the change at each
+        # build): pinned here, so the meaning stays the one the configs were written for.
+        args["labels"] = (("L", "R"), ("P", "A"), ("I", "S"))
     if "batched" in args and "batched" not in params:
         args.pop("batched")
         report(where, f"{label}: 'batched' was removed (transforms are batch-aware); dropped")

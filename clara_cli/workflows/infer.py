@@ -79,6 +79,8 @@ class InferWorkflow:
     command = "infer"
     default_config = "config/config_inference.json"
     options_type = InferOptions
+    #: section -> the keys it builds itself (what `mmar.early_check` follows).
+    builds = {"infer": ("model", "inferer", "pre_transforms", "post_transforms")}
 
     def run(self, request: RunRequest, options: InferOptions) -> InferenceResult:
         """Infer this rank's share of the cases."""

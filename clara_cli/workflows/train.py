@@ -56,6 +56,11 @@ class TrainWorkflow:
     command = "train"
     default_config = "config/config_train.json"
     options_type = TrainOptions
+    #: section -> the keys it builds itself (what `mmar.early_check` follows).
+    builds = {
+        "train": ("trainer", "model", "handlers", "optimizer", "lr_scheduler"),
+        "validate": ("evaluator", "handlers"),
+    }
 
     def run(self, request: RunRequest, options: TrainOptions) -> TrainResult:
         """Train in this process (one rank of the job)."""

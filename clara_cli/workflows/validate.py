@@ -41,6 +41,8 @@ class ValidateWorkflow:
     command = "validate"
     default_config = "config/config_validation.json"
     options_type = ValidateOptions
+    #: section -> the keys it builds itself (what `mmar.early_check` follows).
+    builds = {"validate": ("evaluator",)}
 
     def run(self, request: RunRequest, options: ValidateOptions) -> ValidationResult:
         """Validate in this process (one rank of the job)."""

@@ -92,3 +92,26 @@ def test_an_error_inside_a_transform_names_the_transform(mmar_41):
         in output
     )
     assert "while applying transform RandCropByPosNegLabeld" in output
+
+
+def test_unknown_component_is_refused_before_torch_is_imported(mmar_41):
+    """The same message, from a real `clara train` process that never imports torch, MONAI
+    or ignite (`-X importtime` lists every module imported: time-independent evidence)."""
+    import subprocess
+    import sys
+
+    _edit(mmar_41, lambda c: c["train"]["pre_transforms"][0].update(name="LoadImaged_"))
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "clara_cli", "train", "-m", str(mmar_41)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 1
+    assert "train.pre_transforms[0].name: unknown transform 'LoadImaged_'." in done.stderr
+    assert "Did you mean 'LoadImaged'" in done.stderr
+    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line]
+    assert "clara_cli.mmar.early_check" in imported
+    assert not [m for m in imported if m.split(".")[0] in ("torch", "monai", "ignite")]

@@ -56,3 +56,36 @@ def test_stats_handler_lines_only_with_verbose(mmar_41, tmp_path):
     [line] = [line for line in verbose.output.splitlines() if "Metrics --" in line]
     assert "val_mean_dice" in line
     assert not line.startswith("20")  # clara's format, not MONAI's own "2026-... INFO:"
+
+
+_WARN = """
+import warnings
+from clara_cli.logs import configure_logging
+configure_logging()
+warnings.warn("a default will change", FutureWarning)
+warnings.warn("something the user should see", UserWarning)
+"""
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_library_future_warnings_are_debug_lines(verbose):
+    """A third-party FutureWarning is a debug line of clara's log (shown with -v), not
+    dropped and not printed bare; other warnings are printed as Python prints them."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in (VERBOSE_ENV, "PYTHONWARNINGS")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    if verbose:
+        env[VERBOSE_ENV] = "1"
+    done = subprocess.run(
+        [sys.executable, "-c", _WARN], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "UserWarning: something the user should see" in done.stderr
+    lines = [line for line in done.stderr.splitlines() if "a default will change" in line]
+    if verbose:
+        assert len(lines) == 1 and lines[0].startswith("FutureWarning: a default will change (")
+    else:
+        assert lines == []

@@ -103,3 +103,26 @@ def test_legacy_lambda_output_transforms_work_on_decollated_outputs():
     assert len(preds) == 2 and torch.equal(labels[1], torch.ones(2, 3))
     stacked = shims.PerItemTransform(lambda x: (x["pred"], x["label"]), stack=True)
     assert stacked(items)[0].shape == (2, 2, 3)
+
+
+def test_orientation_labels_are_pinned_and_monai_does_not_warn():
+    """Clara's axcodes meant MONAI's (L,R),(P,A),(I,S) labels; MONAI warns that this default
+    will become None. The shim passes it explicitly: same meaning, no FutureWarning."""
+    import warnings
+
+    from monai.transforms import Orientationd
+
+    from clara_cli.registry.shims import upgrade_args
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Orientationd(keys="image", axcodes="RAS")
+    assert [w for w in caught if "labels" in str(w.message)]  # what the shim avoids
+    args = upgrade_args("Orientationd", Orientationd, {"keys": "image", "axcodes": "RAS"}, "c")
+    assert args["labels"] == (("L", "R"), ("P", "A"), ("I", "S"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Orientationd(**args)
+    assert not [w for w in caught if "labels" in str(w.message)]
+    kept = upgrade_args("Orientationd", Orientationd, {"keys": "image", "labels": None}, "c")
+    assert kept["labels"] is None  # a config's own choice stays
