@@ -141,15 +141,15 @@ def _is_dynamic(tree: ast.Module) -> bool:
     for node in _top_level(tree.body):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in _DYNAMIC_DEFS:
             return True
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id in ("globals", "vars", "exec", "setattr"):
+    for walked in ast.walk(tree):
+        if isinstance(walked, ast.Call) and isinstance(walked.func, ast.Name):
+            if walked.func.id in ("globals", "vars", "exec", "setattr"):
                 return True
         if (
-            isinstance(node, ast.Attribute)
-            and node.attr == "modules"
-            and isinstance(node.value, ast.Name)
-            and node.value.id == "sys"
+            isinstance(walked, ast.Attribute)
+            and walked.attr == "modules"
+            and isinstance(walked.value, ast.Name)
+            and walked.value.id == "sys"
         ):
             return True
     return False
@@ -185,7 +185,7 @@ def _bound_names(node: ast.stmt) -> set[str]:
         targets = [i.optional_vars for i in node.items if i.optional_vars is not None]
     elif isinstance(node, ast.Try):
         return {h.name for h in node.handlers if h.name}
-    names = set()
+    names: set[str] = set()
     for target in targets:
         names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
     for walrus in ast.walk(node):
