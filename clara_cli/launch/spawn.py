@@ -208,8 +208,13 @@ def _run_worker(error_dir: str, entrypoint: Callable[..., Any], *args: Any) -> A
             "traceback": "".join(traceback.format_exception(err)),
         }
         atomic_write_text(Path(error_dir) / f"rank{rank}.json", json.dumps(record))
+        logging.shutdown()  # flushes the run log's handlers, as a normal exit would
+        sys.stdout.flush()
         sys.stderr.flush()
-        sys.exit(1)
+        # `_exit`, not `sys.exit`: the interpreter's shutdown would destroy the process
+        # group's still-running C++ threads, and the C++ runtime then aborts the process
+        # with "terminate called without an active exception" and a crash dump on stderr.
+        os._exit(1)
 
 
 def _check_spec(spec: LaunchSpec) -> None:
