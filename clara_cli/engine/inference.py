@@ -144,6 +144,7 @@ def build_pipeline(
     autocast_dtype: Any = None,
     extra_members: list[Member] | None = None,
     windows_per_pass: int = 0,
+    onednn_conv3d: bool = True,
 ) -> Pipeline:
     """The pipeline of a built inference section (its `model` provided or built).
 
@@ -154,8 +155,12 @@ def build_pipeline(
         extra_members: further networks to run and combine with the config's.
         windows_per_pass: at most this many windows per forward pass (see
             :class:`WindowPasses`); 0 runs the inferer's batches as they come.
+        onednn_conv3d: on a CPU, batch-1 fp32 3D convolutions run through oneDNN (see
+            engine/onednn_conv.py).
     """
-    network = prepare_for_inference(section.get("model"), autocast_dtype, windows_per_pass)
+    network = prepare_for_inference(
+        section.get("model"), autocast_dtype, windows_per_pass, onednn_conv3d
+    )
     members = [Member(network, section.get("inferer"))] + list(extra_members or [])
     return Pipeline(
         members=members,
@@ -166,10 +171,11 @@ def build_pipeline(
 
 
 def prepare_for_inference(
-    network: Any, autocast_dtype: Any = None, windows_per_pass: int = 0
+    network: Any, autocast_dtype: Any = None, windows_per_pass: int = 0, onednn_conv3d: bool = True
 ) -> Any:
-    """Eval mode, channels-last 3D weights, autocast to `autocast_dtype` (None: fp32), and
-    at most `windows_per_pass` windows per forward pass (0: as the inferer batches them).
+    """Eval mode, channels-last 3D weights, autocast to `autocast_dtype` (None: fp32), at most
+    `windows_per_pass` windows per forward pass (0: as the inferer batches them), and on a
+    CPU batch-1 3D convolutions through oneDNN unless `onednn_conv3d` is false.
 
     Channels-last weights make oneDNN run 3D convolutions in its blocked layout without
     converting every window batch (measured faster for AHNet/UNet on CPU, identical fp32
@@ -177,6 +183,7 @@ def prepare_for_inference(
     """
     import torch
 
+    from clara_cli.engine.onednn_conv import route_batch1_conv3d
     from clara_cli.engine.precision import AutocastForward
     from clara_cli.engine.window_passes import WindowPasses
 
@@ -184,6 +191,8 @@ def prepare_for_inference(
     device = next((p.device for p in network.parameters()), torch.device("cpu"))
     if device.type == "cpu" and _has_3d_convolutions(network):
         network = network.to(memory_format=torch.channels_last_3d)
+        if onednn_conv3d and isinstance(network, torch.nn.Module):
+            route_batch1_conv3d(network)
     if autocast_dtype is not None:
         network = AutocastForward(network, device.type, autocast_dtype)
     if windows_per_pass > 0:

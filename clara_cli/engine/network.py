@@ -1,6 +1,7 @@
 """How the network runs on this rank: DistributedDataParallel for training, torch.compile when
 the config asks for `compile` (training only), channels-last weights when it asks for
-`channels_last`, and CPU bf16 autocast when it asks for `amp`."""
+`channels_last`, CPU bf16 autocast when it asks for `amp`, and batch-1 3D convolutions through
+oneDNN on the CPU unless it sets `onednn_conv3d` false (see engine/onednn_conv.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import torch
 
 from clara_cli.engine.compiled import CompiledForward
+from clara_cli.engine.onednn_conv import route_batch1_conv3d
 from clara_cli.engine.precision import AutocastForward
 
 
@@ -23,6 +25,8 @@ class NetworkPreparer:
         channels_last: keep the network's convolution weights channels-last (2D or 3D), so
             oneDNN/cuDNN run its convolutions, and their outputs, in that layout; measured per
             network family in benchmarks/bench_channels_last.py.
+        onednn_conv3d: on a CPU, run batch-1 fp32 3D convolutions through oneDNN (see
+            engine/onednn_conv.py); not combined with `compile`, which picks its own kernels.
     """
 
     def __init__(
@@ -31,17 +35,21 @@ class NetworkPreparer:
         cpu_autocast_dtype: torch.dtype | None,
         compile: bool = False,
         channels_last: bool = False,
+        onednn_conv3d: bool = True,
     ) -> None:
         self.dist = dist
         self.cpu_autocast_dtype = cpu_autocast_dtype
         self.compile = compile
         self.channels_last = channels_last
+        self.onednn_conv3d = onednn_conv3d and dist.device.type == "cpu" and not compile
         self._ddp: dict[int, torch.nn.Module] = {}
         self._compiled: dict[int, torch.nn.Module] = {}
 
     def __call__(self, network: torch.nn.Module, training: bool) -> torch.nn.Module:
         if self.channels_last:
             to_channels_last(network)
+        if self.onednn_conv3d:
+            route_batch1_conv3d(network)
         net = network
         if training and self.dist.world_size > 1 and any(p.requires_grad for p in net.parameters()):
             key = id(network)

@@ -199,6 +199,7 @@ def inference_pipeline(session: Any) -> Pipeline:
         session.dist.device,
         amp.dtype if amp.enabled else None,
         windows_per_pass=_windows_per_pass(session),
+        onednn_conv3d=truthy(session.var("onednn_conv3d", True)),
     )
     pipeline.labels_first = truthy(session.var("labels_first", False))
     return pipeline

@@ -22,7 +22,8 @@ def section_runtime(session: Session, amp_requested: bool) -> Any:
     `amp_requested` is the config's `amp`: CUDA AMP in MONAI's engines, or CPU bf16 autocast
     around the network (see engine/amp.py). The variable `compile` (`clara train --compile`)
     runs the training network through torch.compile (see engine/compiled.py); `channels_last`
-    keeps its convolution weights channels-last (see engine/network.py).
+    keeps its convolution weights channels-last, and `onednn_conv3d` false keeps PyTorch's own
+    kernel choice for batch-1 3D convolutions on a CPU (see engine/network.py).
     """
     from clara_cli.engine.amp import resolve_amp
     from clara_cli.engine.network import NetworkPreparer
@@ -43,6 +44,7 @@ def section_runtime(session: Session, amp_requested: bool) -> Any:
             amp.dtype if amp.enabled and amp.device_type == "cpu" else None,
             compile=truthy(session.var("compile", False)),
             channels_last=truthy(session.var("channels_last", False)),
+            onednn_conv3d=truthy(session.var("onednn_conv3d", True)),
         ),
     )
     return Runtime(dist.rank, dist.world_size, str(dist.device), wiring.hooks())
