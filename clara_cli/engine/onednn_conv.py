@@ -15,8 +15,13 @@ GPUs, TorchScript, torch.compile, larger batches) runs exactly as before.
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import nn
+
+
+log = logging.getLogger("clara")
 
 
 class OneDnnConv3d(nn.Conv3d):
@@ -64,4 +69,6 @@ def route_batch1_conv3d(network: nn.Module) -> int:
         ):
             module.__class__ = OneDnnConv3d
             changed += 1
+    if changed:
+        log.debug("%d Conv3d layer(s) run batch-1 CPU calls through oneDNN", changed)
     return changed
