@@ -20,7 +20,6 @@ import logging
 import torch
 from torch import nn
 
-
 log = logging.getLogger("clara")
 
 

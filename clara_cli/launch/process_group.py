@@ -17,6 +17,8 @@ Typical use in a worker::
 
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 import os
 import sys
@@ -208,7 +210,22 @@ def init_distributed(
             f"{launch_env['master_addr']}:{launch_env['master_port']}: {err}\n"
             "  check that the master address is reachable and the port is free"
         ) from err
+    atexit.register(_release_at_exit)
     return DistContext(rank, world_size, local_rank, torch_device, backend)
+
+
+def _release_at_exit() -> None:
+    """Free the process group while the interpreter still runs its threads.
+
+    Objects of a finished run (DDP's reducer, the last collectives' work items) can hold the
+    process group until the interpreter's final garbage collection. gloo's worker threads then
+    need the GIL to free a work item's tensors, Python stops them instead, and the C++ runtime
+    aborts the process ("terminate called without an active exception", exit -6, seen on a
+    rank of a finished `torch.distributed.launch` run). atexit handlers run before that point.
+    """
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    gc.collect()
 
 
 def shutdown(ctx: DistContext) -> None:
