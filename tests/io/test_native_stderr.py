@@ -23,11 +23,13 @@ def clara_debug_records():
             records.append(record.getMessage())
 
     logger = logging.getLogger("clara")
-    handler, level = Collect(level=logging.DEBUG), logger.level
-    logger.addHandler(handler)
+    # Only this handler: a stderr handler left by an earlier test's CLI run would print the
+    # debug lines where the tests look for raw ones.
+    saved, level = logger.handlers[:], logger.level
+    logger.handlers = [Collect(level=logging.DEBUG)]
     logger.setLevel(logging.DEBUG)
     yield records
-    logger.removeHandler(handler)
+    logger.handlers = saved
     logger.setLevel(level)
 
 
