@@ -107,6 +107,20 @@ def matmul_peak_gflops(size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / best / 1e9
 
 
+def _inputs(
+    make_net: Callable[[], torch.nn.Module], shape: tuple[int, ...], channels_last: bool
+) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    """A seeded network with a random image and label of `shape`, channels-last if asked."""
+    torch.manual_seed(0)
+    net = make_net()
+    image = torch.randn(shape)
+    label = (torch.rand(shape) > 0.5).float()
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last_3d)
+        image = image.contiguous(memory_format=torch.channels_last_3d)
+    return net, image, label
+
+
 def _step_fn(net, optimizer, loss_fn, bf16: bool) -> Callable[[torch.Tensor, torch.Tensor], None]:
     def step(image: torch.Tensor, label: torch.Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -159,13 +173,7 @@ def profile_step(
     from torch.profiler import ProfilerActivity, profile
     from torch.utils.flop_counter import FlopCounterMode
 
-    torch.manual_seed(0)
-    net = make_net()
-    image = torch.randn(shape)
-    label = (torch.rand(shape) > 0.5).float()
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last_3d)
-        image = image.contiguous(memory_format=torch.channels_last_3d)
+    net, image, label = _inputs(make_net, shape, channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
     step = _step_fn(net, optimizer, DiceLoss(to_onehot_y=True, softmax=True), False)
     step(image, label)  # warm-up
@@ -218,13 +226,7 @@ def time_variant(
     """(median seconds per step, seconds spent before the first step finished: compile)."""
     from monai.losses import DiceLoss
 
-    torch.manual_seed(0)
-    net = make_net()
-    image = torch.randn(shape)
-    label = (torch.rand(shape) > 0.5).float()
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last_3d)
-        image = image.contiguous(memory_format=torch.channels_last_3d)
+    net, image, label = _inputs(make_net, shape, channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
     model = torch.compile(net) if compile_ else net
     step = _step_fn(model, optimizer, DiceLoss(to_onehot_y=True, softmax=True), bf16)

@@ -58,13 +58,10 @@ def module_names(module: str) -> frozenset[str] | None:
 def _names(module: str, seen: tuple[str, ...]) -> frozenset[str] | None:
     if module in seen:
         return None  # a star-import cycle: do not guess
-    path = module_file(module)
-    if path is None:
+    parsed = _parse(module)
+    if parsed is None:
         return None
-    try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
-    except (OSError, SyntaxError, ValueError):
-        return None
+    path, tree = parsed
     if _is_dynamic(tree):
         return None
     is_package = path.name == "__init__.py"
@@ -90,16 +87,23 @@ def _names(module: str, seen: tuple[str, ...]) -> frozenset[str] | None:
     return frozenset(names)
 
 
-def _star_exports(module: str, seen: tuple[str, ...]) -> frozenset[str] | None:
-    """What `from module import *` binds: its literal `__all__`, else its public names."""
+def _parse(module: str) -> tuple[Path, ast.Module] | None:
+    """`module`'s source file and syntax tree, or None when it has no readable source."""
     path = module_file(module)
     if path is None:
         return None
     try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
+        return path, ast.parse(path.read_bytes(), filename=str(path))
     except (OSError, SyntaxError, ValueError):
         return None
-    declared = _literal_all(tree)
+
+
+def _star_exports(module: str, seen: tuple[str, ...]) -> frozenset[str] | None:
+    """What `from module import *` binds: its literal `__all__`, else its public names."""
+    parsed = _parse(module)
+    if parsed is None:
+        return None
+    declared = _literal_all(parsed[1])
     if declared is not None:
         return declared
     names = _names(module, seen)
