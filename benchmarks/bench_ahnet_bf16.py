@@ -14,18 +14,24 @@ gradient is not. The script names it (and its type), then checks the hypothesis:
 steps again with that module *type* run in fp32 (autocast disabled inside it, inputs cast up)
 while the rest of the network stays bf16, and reports whether every gradient is finite then.
 
-Measured 2026-12-01 on a 2-vCPU AVX2 machine *without* native bf16 (no avx512_bf16/amx:
-autocast runs bf16 through emulation, not oneDNN's native bf16 kernels), load ~10:
-every step had finite gradients: 32^3 x 2 (3 steps, 149 s), 64^3 x 2 (3 steps, probed and
-unprobed), 96^3 x 2 (2 steps, 775 s). The non-finite gradients were seen on Zen 4 with
-AVX512_BF16 (stop 6), i.e. in the native bf16 convolution backward; this machine cannot run
-that code path, so the culprit is still to be named by running this script there. On such
-a CPU clara also turns bf16 on by itself; here it trains in fp32 (`engine/precision.py`).
+Found 2026-12-01 on a 2-vCPU Zen 5 (AVX512_BF16), torch 2.14.1: at 32^3 x 4 (the spleen
+phantom recipe's patches) every step is non-finite, first at ``dense0.denselayer3.conv2``
+(Conv3d 80->20, kernel 3x3x1, padding 1x1x0) whose input is 2x2x2 after four poolings; its
+forward output and the gradient reaching it are finite. Every Conv3d in fp32 makes all steps
+finite. ``--kernels`` narrows it down to the operator: oneDNN's native bf16 convolution
+backward returns wrong *weight* gradients (NaN, 1e28-1e37, or finite but off by 40-140 %,
+varying from call to call) whenever a spatial side of a 3D input is no larger than the kernel;
+forward and input gradients are right, 2D is right, larger inputs are right. clara runs such
+convolutions in fp32 under bf16 autocast (`clara_cli/engine/bf16_conv_guard.py`); with that
+guard every step here is finite (the last line). At 64^3 and 96^3 (bottom 4^3 and 6^3,
+larger than the kernels) every bf16 step was finite to begin with. Before, on a 2-vCPU AVX2
+machine without native bf16 (emulated bf16), no size showed it.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_ahnet_bf16.py                 # 64^3, 4 steps, ~1-2 min
-    .venv/bin/python benchmarks/bench_ahnet_bf16.py --size 96 --steps 6
+    .venv/bin/python benchmarks/bench_ahnet_bf16.py --size 32 --batch 4 --steps 8
+    .venv/bin/python benchmarks/bench_ahnet_bf16.py --kernels      # the operator sweep, ~5 s
 """
 
 from __future__ import annotations
@@ -178,6 +184,55 @@ def _train(net, steps: int, size: int, batch: int, seed: int, probe: LayerProbe 
     return results
 
 
+def kernel_sweep() -> None:
+    """bf16 convolution backward against fp32 from the same bf16-rounded tensors, 2D and 3D,
+    plain and transposed, over small inputs and kernels: prints each wrong configuration."""
+    torch.manual_seed(0)
+    wrong = 0
+    for dims in (2, 3):
+        for transposed in (False, True):
+            for side in (1, 2, 3, 4, 5, 8):
+                for kernel in (1, 2, 3, 5):
+                    for pad in sorted({0, kernel // 2}):
+                        errors = _backward_errors(dims, transposed, side, kernel, pad)
+                        if errors is not None and max(errors) > 0.05:
+                            wrong += 1
+                            print(f"  WRONG {dims}D{' transposed' if transposed else ''} input "
+                                  f"{side}^{dims} kernel {kernel} padding {pad}: relative error "
+                                  f"input grad {errors[0]:.1e}, weight grad {errors[1]:.1e}")  # fmt: skip
+    print(f"{wrong} wrong configuration(s) (native bf16: {_native_bf16()})")
+
+
+def _backward_errors(
+    dims: int, transposed: bool, side: int, kernel: int, pad: int
+) -> tuple[float, float] | None:
+    x = torch.randn(4, 16, *(side,) * dims).bfloat16()
+    w_shape = (16, 8) if transposed else (8, 16)
+    w = torch.randn(*w_shape, *(kernel,) * dims).bfloat16()
+    geometry = ([1] * dims, [pad] * dims, [1] * dims, transposed, [0] * dims, 1)
+    try:
+        y = torch.ops.aten.convolution(x.float(), w.float(), None, *geometry)
+    except RuntimeError:  # no valid output for this geometry
+        return None
+    g = torch.randn_like(y).bfloat16()
+    wanted = [True, True, False]
+    got = torch.ops.aten.convolution_backward(g, x, w, None, *geometry, wanted)
+    ref = torch.ops.aten.convolution_backward(
+        g.float(), x.float(), w.float(), None, *geometry, wanted
+    )
+    errors = []
+    for a, r in zip(got[:2], ref[:2], strict=True):
+        diff = (a.float() - r).abs().nan_to_num(nan=1e30, posinf=1e30, neginf=1e30)
+        errors.append(float(diff.max() / r.abs().max()))
+    return errors[0], errors[1]
+
+
+def _native_bf16() -> bool:
+    from clara_cli.engine.amp import cpu_has_native_bf16
+
+    return cpu_has_native_bf16()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=64)
@@ -188,8 +243,12 @@ def main() -> None:
         "--no-probe", action="store_true",
         help="the network exactly as MONAI builds it (in-place ReLUs), no hooks: does it happen?",
     )  # fmt: skip
+    parser.add_argument("--kernels", action="store_true", help="sweep the convolution operator")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
+    if args.kernels:
+        kernel_sweep()
+        return
 
     if args.no_probe:
         results = _train(_network(args.seed, False), args.steps, args.size, args.batch, 0, None)
@@ -230,6 +289,14 @@ def main() -> None:
     good = sum(finite for _, finite, _ in results)
     print(f"with every {kind_name} ({count} modules) in fp32, the rest bf16: "
           f"{good} of {len(results)} steps with finite gradients")  # fmt: skip
+    from clara_cli.engine.bf16_conv_guard import guard_tiny_conv3d
+
+    guarded = _network(args.seed)
+    count = guard_tiny_conv3d(guarded)
+    results = _train(guarded, args.steps, args.size, args.batch, args.seed, None)
+    good = sum(finite for _, finite, _ in results)
+    print(f"with clara's guard (3D convolutions of inputs no larger than their kernel in fp32, "
+          f"{count} layers watched): {good} of {len(results)} steps with finite gradients")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """How the network runs on this rank: DistributedDataParallel for training, torch.compile when
 the config asks for `compile` (training only), channels-last weights when it asks for
-`channels_last`, CPU bf16 autocast when it asks for `amp`, and batch-1 3D convolutions through
+`channels_last`, CPU bf16 autocast when it asks for `amp` (3D convolutions of inputs no larger
+than their kernel staying fp32: engine/bf16_conv_guard.py), and batch-1 3D convolutions through
 oneDNN on the CPU unless it sets `onednn_conv3d` false (see engine/onednn_conv.py)."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 
 import torch
 
+from clara_cli.engine.bf16_conv_guard import guard_tiny_conv3d
 from clara_cli.engine.compiled import CompiledForward
 from clara_cli.engine.onednn_conv import route_batch1_conv3d
 from clara_cli.engine.precision import AutocastForward
@@ -50,6 +52,9 @@ class NetworkPreparer:
             to_channels_last(network)
         if self.onednn_conv3d:
             route_batch1_conv3d(network)
+        cpu_bf16 = self.cpu_autocast_dtype == torch.bfloat16 and self.dist.device.type == "cpu"
+        if cpu_bf16:
+            guard_tiny_conv3d(network)  # after the routing: guards routed layers too
         net = network
         if training and self.dist.world_size > 1 and any(p.requires_grad for p in net.parameters()):
             key = id(network)

@@ -44,9 +44,10 @@ class NonFiniteGradientFallback:
     """Redo a CPU bf16 training iteration in fp32 when its gradients are not finite.
 
     bf16 has no loss scaling to fall back on, and oneDNN's bf16 convolution backward on CPU
-    returned NaN weight gradients for MONAI's AHNet (in nearly every step of the spleen
-    recipe; never seen for UNet or SegResNet). Applying such a step would turn every weight
-    into NaN, so a pre-hook on the optimizer's `step` checks the gradients first; when one is
+    returned NaN weight gradients for MONAI's AHNet in nearly every step of the spleen recipe
+    (3D inputs no larger than the kernel; engine/bf16_conv_guard.py now runs those in fp32,
+    and this stays as the net for whatever else goes non-finite). Applying such a step would
+    turn every weight into NaN, so a pre-hook on the optimizer's `step` checks the gradients first; when one is
     not finite the step is not taken and the trainer's whole iteration is run again without
     autocast. The iteration is whatever the trainer runs (MONAI's supervised step, a config's
     `iteration` such as DeepGrow's click `Interaction`, a family's step with an extra loss
