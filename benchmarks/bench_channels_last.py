@@ -44,14 +44,18 @@ def _networks(size: int) -> dict[str, tuple[Callable[[], torch.nn.Module], tuple
             (1, ahnet_size, ahnet_size, ahnet_size),
         ),
         "basicunet": (lambda: BasicUNet(3, 1, 2), (1, size, size, size)),
-        "smp-unet-2d": (_smp_unet, (1, size * 4, size * 4)),
+        "smp-unet-2d": (lambda: _smp("Unet"), (1, size * 4, size * 4)),
+        "smp-fpn-2d": (lambda: _smp("FPN"), (1, size * 4, size * 4)),
+        "smp-linknet-2d": (lambda: _smp("Linknet"), (1, size * 4, size * 4)),
+        "smp-pspnet-2d": (lambda: _smp("PSPNet"), (1, size * 4, size * 4)),
     }
 
 
-def _smp_unet() -> torch.nn.Module:
+def _smp(architecture: str) -> torch.nn.Module:
     import segmentation_models_pytorch as smp
 
-    return smp.Unet("resnet18", encoder_weights=None, in_channels=1, classes=2)
+    model = getattr(smp, architecture)
+    return model("resnet18", encoder_weights=None, in_channels=1, classes=2)
 
 
 def _format(dim: int) -> torch.memory_format:

@@ -1,11 +1,13 @@
 """How the network runs on this rank: DistributedDataParallel for training, torch.compile when
 the config asks for `compile` (training only), channels-last weights when it asks for
-`channels_last`, CPU bf16 autocast when it asks for `amp` (3D convolutions of inputs no larger
+`channels_last` (by default under CPU bf16 for the network classes that measured faster so),
+CPU bf16 autocast when it asks for `amp` (3D convolutions of inputs no larger
 than their kernel staying fp32: engine/bf16_conv_guard.py), and batch-1 3D convolutions through
 oneDNN on the CPU unless it sets `onednn_conv3d` false (see engine/onednn_conv.py)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
@@ -14,6 +16,17 @@ from clara_cli.engine.bf16_conv_guard import guard_tiny_conv3d
 from clara_cli.engine.compiled import CompiledForward
 from clara_cli.engine.onednn_conv import route_batch1_conv3d
 from clara_cli.engine.precision import AutocastForward
+
+log = logging.getLogger("clara")
+
+# Network classes whose CPU bf16 training step measured faster with channels-last weights, 2
+# cores with native bf16 (Zen 5), torch 2.14.1, default / channels-last per step:
+# `benchmarks/bench_channels_last.py` (batch 2, 48^3, 2D 192^2): MONAI UNet 1.12-1.17x, AHNet
+# 1.19x, smp Unet 1.13x, Linknet 1.16x, PSPNet 1.37x; `bench_train_efficiency.py` (batch 1,
+# 96^3): UNet 1.1-1.4x, AHNet 1.3-1.45x; the spleen phantom recipe (AHNet, 32^3) trained in
+# 91 s instead of 120 s. Left out: SegResNet 0.72-0.82x, BasicUNet 0.80x, smp FPN 1.01x.
+# In fp32 the same CPU gained too little or nothing, so fp32 stays as PyTorch lays it out.
+CHANNELS_LAST_UNDER_CPU_BF16 = frozenset({"UNet", "AHNet", "Unet", "Linknet", "PSPNet"})
 
 
 class NetworkPreparer:
@@ -26,7 +39,8 @@ class NetworkPreparer:
         compile: run the training network through torch.compile (see engine/compiled.py).
         channels_last: keep the network's convolution weights channels-last (2D or 3D), so
             oneDNN/cuDNN run its convolutions, and their outputs, in that layout; measured per
-            network family in benchmarks/bench_channels_last.py.
+            network family in benchmarks/bench_channels_last.py. None: only under CPU bf16
+            autocast, for the classes in `CHANNELS_LAST_UNDER_CPU_BF16`.
         onednn_conv3d: on a CPU, run batch-1 fp32 3D convolutions through oneDNN (see
             engine/onednn_conv.py); not combined with `compile`, which picks its own kernels.
     """
@@ -36,7 +50,7 @@ class NetworkPreparer:
         dist: Any,
         cpu_autocast_dtype: torch.dtype | None,
         compile: bool = False,
-        channels_last: bool = False,
+        channels_last: bool | None = None,
         onednn_conv3d: bool = True,
     ) -> None:
         self.dist = dist
@@ -48,11 +62,17 @@ class NetworkPreparer:
         self._compiled: dict[int, torch.nn.Module] = {}
 
     def __call__(self, network: torch.nn.Module, training: bool) -> torch.nn.Module:
-        if self.channels_last:
+        cpu_bf16 = self.cpu_autocast_dtype == torch.bfloat16 and self.dist.device.type == "cpu"
+        channels_last = self.channels_last
+        if channels_last is None:
+            channels_last = cpu_bf16 and type(network).__name__ in CHANNELS_LAST_UNDER_CPU_BF16
+            if channels_last:
+                log.debug("%s trains with channels-last weights under CPU bf16 (measured faster; "
+                          "--set channels_last=false turns it off)", type(network).__name__)  # fmt: skip
+        if channels_last:
             to_channels_last(network)
         if self.onednn_conv3d:
             route_batch1_conv3d(network)
-        cpu_bf16 = self.cpu_autocast_dtype == torch.bfloat16 and self.dist.device.type == "cpu"
         if cpu_bf16:
             guard_tiny_conv3d(network)  # after the routing: guards routed layers too
         net = network

@@ -22,7 +22,8 @@ def section_runtime(session: Session, amp_requested: bool) -> Any:
     `amp_requested` is the config's `amp`: CUDA AMP in MONAI's engines, or CPU bf16 autocast
     around the network (see engine/amp.py). The variable `compile` (`clara train --compile`)
     runs the training network through torch.compile (see engine/compiled.py); `channels_last`
-    keeps its convolution weights channels-last, and `onednn_conv3d` false keeps PyTorch's own
+    keeps its convolution weights channels-last (unset: where it measured faster, see
+    engine/network.py), and `onednn_conv3d` false keeps PyTorch's own
     kernel choice for batch-1 3D convolutions on a CPU (see engine/network.py).
     """
     from clara_cli.engine.amp import resolve_amp
@@ -43,11 +44,17 @@ def section_runtime(session: Session, amp_requested: bool) -> Any:
             dist,
             amp.dtype if amp.enabled and amp.device_type == "cpu" else None,
             compile=truthy(session.var("compile", False)),
-            channels_last=truthy(session.var("channels_last", False)),
+            channels_last=_optional_switch(session.var("channels_last", None)),
             onednn_conv3d=truthy(session.var("onednn_conv3d", True)),
         ),
     )
     return Runtime(dist.rank, dist.world_size, str(dist.device), wiring.hooks())
+
+
+def _optional_switch(value: Any) -> bool | None:
+    from clara_cli.mmar.variables import truthy
+
+    return None if value is None else truthy(value)
 
 
 def build_sections(session: Session, amp_requested: bool) -> tuple[Any, Any]:

@@ -1,4 +1,5 @@
-"""Opt-in channels-last training network (`--set channels_last=true`)."""
+"""Channels-last training network: `--set channels_last=true|false`, and by default under CPU
+bf16 for the network classes measured faster so."""
 
 from __future__ import annotations
 
@@ -52,6 +53,30 @@ def test_channels_last_is_off_by_default_and_a_known_switch():
     assert check_overrides({"channels_last": True}, {}, []) == {"channels_last": True}
     with pytest.raises(OverrideError, match="true or false"):
         check_overrides({"channels_last": "yes"}, {}, [])
+
+
+class UNet(torch.nn.Sequential):
+    """Named like MONAI's UNet, one of the classes channels-last is on for under CPU bf16."""
+
+
+@pytest.mark.parametrize(
+    ("name", "autocast", "setting", "expected"),
+    [
+        ("UNet", torch.bfloat16, None, True),
+        ("UNet", None, None, False),  # fp32: as PyTorch lays it out
+        ("UNet", torch.bfloat16, False, False),  # the user's false wins
+        ("Sequential", torch.bfloat16, None, False),  # a class not measured faster
+        ("Sequential", None, True, True),
+    ],
+)
+def test_channels_last_by_default_only_under_cpu_bf16_for_measured_classes(
+    name, autocast, setting, expected
+):
+    layers = (torch.nn.Conv3d(2, 4, 3), torch.nn.Conv3d(4, 2, 3))
+    net = UNet(*layers) if name == "UNet" else torch.nn.Sequential(*layers)
+    NetworkPreparer(_dist(), autocast, channels_last=setting, onednn_conv3d=False)(net, True)
+    assert net[1].weight.is_contiguous(memory_format=torch.channels_last_3d) == expected
+    assert net[1].weight.is_contiguous() != expected
 
 
 def test_mixed_2d_and_3d_weights_are_left_alone():
