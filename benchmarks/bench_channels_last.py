@@ -13,7 +13,12 @@ where the CPU has native bf16 (emulated bf16 is slower than fp32, and clara does
 Measured once (2 cores without native bf16, shared with other jobs: indicative), fp32, batch 2,
 48^3 (AHNet 64^3, 2D 192^2): UNet 1.12x and 1.43x (two runs), SegResNet 1.28x, AHNet 1.29x,
 BasicUNet 1.00x, smp Unet 2D 0.78x (1.20x at 128^2, batch 1); emulated bf16 UNet 0.96x.
-`clara train --set channels_last=true` turns it on; it is off by default.
+Measured 2026-12-01 on a quiet 2-vCPU Zen 5 with native bf16, batch 2, 48^3 (AHNet 64^3, 2D
+192^2), 5 steps, default / channels-last, bf16 (fp32): UNet 1.12-1.17x (0.95-1.09x), SegResNet
+0.72-0.82x (1.04-1.09x), AHNet 1.19x (1.30x), BasicUNet 0.80x (0.85x), smp Unet 1.13-1.16x
+(1.12-1.17x), FPN 1.01x (1.11x), Linknet 1.16x (1.05x), PSPNet 1.37x (1.26x). Under CPU bf16
+`clara train` turns channels-last on by itself for the classes above 1.1x (UNet, AHNet, smp
+Unet/Linknet/PSPNet: engine/network.py); `--set channels_last=true|false` decides otherwise.
 """
 
 from __future__ import annotations

@@ -17,8 +17,22 @@ segmentation against the phantom's label (a change of less than 0.005 allowed).
 the script's Invertd and argmax) and write (clara: resampling onto the input grid; both:
 the gzipped NIfTI), and what the network alone costs against the script's whole case.
 
-Measured 2026-12-01 (`--breakdown --rounds 1`, 2 AVX2 cores shared with other jobs, so the
-seconds are indicative and only the ratios of one run compare):
+Measured 2026-12-01 on a quiet 2-vCPU Zen 5 with native bf16 (`--breakdown --rounds 1`, the
+weights of this script's own short training; two runs):
+
+    stage        script  clara fp32  clara bf16
+    read            1.4         1.0         1.1
+    network        17.4         4.7         3.6
+    post            3.3         0.0         0.0
+    write           0.1         0.2         0.2
+    case           22.2    5.9-6.6     4.8-4.9   bf16 0.22x, fp32 0.26-0.30x (goal 0.2x)
+    peak MB  3116-3244   2460-2512   2469-2481   Dice change 0.0019 / 0.0016 (< 0.005)
+
+bf16's forward alone is 0.16x the script's case; 1, 2 (the default) or 4 windows per pass gave
+5.1, 4.8 and 5.4 s per case (2.0, 2.5 and 3.2 GB). The 0.2x goal is missed by about 0.4 s.
+
+Measured before on 2 AVX2 cores without native bf16, shared with other jobs (so the seconds are
+indicative and only the ratios of one run compare):
 
     stage        script  clara fp32
     read            8.5         4.0   LoadImaged 2.0, Spacingd 1.2, the rest 0.4 (alone)

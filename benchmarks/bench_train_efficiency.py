@@ -21,6 +21,23 @@ GFLOP/s), batch 1, 96^3: UNet 30.5 GFLOP/step, 0.98 s (0.23 of peak), channels_l
 GFLOP/step, 3.47 s (0.31), channels_last 3.61 s (0.29). On this CPU channels_last does not pay
 in fp32 and compile gains ~9 %; the issue's 0.65/0.8 goals assume native bf16 (Zen 4).
 
+Measured 2026-12-01 on a quiet 2-vCPU Zen 5 *with* native bf16 (AVX512_BF16), batch 1, 96^3,
+3 timed steps (two runs; fp32 matmul peak 175 and 196 GFLOP/s in them), share of peak:
+
+    variant              UNet         AHNet
+    fp32                 0.28-0.34    0.41-0.43
+    fp32+cl              0.28-0.36    0.39-0.42
+    bf16                 0.57-0.72    0.66-0.69
+    bf16+cl              0.80-0.82    0.85-0.99   (issue 14's goal without compile: 0.65)
+    fp32+compile         0.36         0.54        (compile 42 s / 104 s)
+    bf16+compile         0.96         0.77
+    bf16+cl+compile      0.66         0.98        (goal with compile: 0.8)
+
+bf16 + channels_last reaches the goals without compiling; compile adds nothing reliable on top
+of it (UNet bf16+cl+compile measured below bf16+compile once: 3 steps are noisy), so `clara
+train` keeps compile opt-in and turns channels-last on under CPU bf16 for these families
+(engine/network.py). The AVX2 figures and the profile below are from the machine before.
+
 Why 0.23 (``--profile``: one fp32 step under `torch.profiler`, ops by self CPU time, and the
 convolutions' time attributed to the kernel PyTorch chose for their forward). Measured
 2026-12-01 on the same machine while other jobs held 1-1.5 of its 2 cores (load 5-6), so one
