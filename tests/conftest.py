@@ -32,6 +32,17 @@ def restore_global_flags():
 REPO = Path(__file__).parent.parent
 
 
+@pytest.fixture(scope="session")
+def clara_examples() -> Path:
+    """../shared/conformance/clara-examples beside the checkout (or its worktree folder): the
+    real Clara 4.x archives, read only."""
+    for parent in REPO.resolve().parents:
+        candidate = parent / "shared" / "conformance" / "clara-examples"
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"no shared/conformance/clara-examples above {REPO}")
+
+
 @pytest.fixture
 def warnings_seen(caplog):
     """Clara's warnings from here on, as a function returning their messages; the

@@ -8,17 +8,11 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="session")
-def corpus() -> Path:
-    """../shared/conformance/clara-examples beside the checkout (or its worktree folder)."""
-    for parent in REPO.parents:
-        candidate = parent / "shared" / "conformance" / "clara-examples"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(f"no shared/conformance/clara-examples above {REPO}")
+def corpus(clara_examples: Path) -> Path:
+    """The conformance corpus (tests/conftest.py's `clara_examples`)."""
+    return clara_examples
 
 
 @pytest.fixture

@@ -37,14 +37,6 @@ TYPOS = {
 }
 
 
-def _corpus() -> Path:
-    for parent in REPO.parents:
-        candidate = parent / "shared" / "conformance" / "clara-examples"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(f"no shared/conformance/clara-examples above {REPO}")
-
-
 def _spleen_with(tmp_path: Path, key_path: str, name: str) -> Path:
     """A copy of the spleen archive's configs with the component at `key_path` renamed."""
     root = tmp_path / key_path.replace("[", "_").replace("]", "").replace(".", "_")
@@ -190,7 +182,7 @@ def _all_keys(mmar) -> dict[str, tuple[str, ...]]:
     return {"validate": tuple(config)}
 
 
-def test_refuses_nothing_in_the_shipped_and_corpus_configs():
+def test_refuses_nothing_in_the_shipped_and_corpus_configs(clara_examples):
     """Over every config of the fixtures, the shipped archives and the Clara 4.x corpus
     (read only), each key checked: whatever the early check refuses, the real resolver
     refuses with the same message (a few corpus configs do name classes MONAI removed)."""
@@ -199,7 +191,7 @@ def test_refuses_nothing_in_the_shipped_and_corpus_configs():
         [
             *(REPO / "tests" / "fixtures").glob("*/config/config_*.json"),
             *(REPO / "mmars").glob("*/config/config_*.json"),
-            *_corpus().glob("*/config/*.json"),
+            *clara_examples.glob("*/config/*.json"),
         ]
     )
     checked = 0
