@@ -41,3 +41,34 @@ def test_nifti_stays_with_monai_and_named_readers_are_kept(kit, dicom_writer, ct
 def test_the_rule_is_registered_for_every_section(kit):
     assert kit.applies("readers.simpleitk", kit.after_context(LoadImaged("image")))
     assert not kit.applies("readers.simpleitk", kit.after_context(object()))
+
+
+def test_nifti_reader_gives_c_ordered_arrays_identical_to_monai(kit, tmp_path, ct_pair):
+    from clara_cli.io.nibabel_reader import COrderNibabelReader
+
+    image, label = ct_pair
+    sitk.WriteImage(image, str(tmp_path / "ct.nii.gz"))
+    sitk.WriteImage(label, str(tmp_path / "seg.nii"))
+    plain = LoadImaged(["image", "label"], image_only=False)
+    load = kit.after("readers.nifti_c_order", kit.after_context(LoadImaged(["image", "label"])))
+    assert any(type(r) is COrderNibabelReader for r in load._loader.readers)
+    item = {"image": str(tmp_path / "ct.nii.gz"), "label": str(tmp_path / "seg.nii")}
+    expected, got = plain(dict(item)), load(dict(item))
+    for key in ("image", "label"):
+        assert got[key].dtype == expected[key].dtype
+        assert got[key].stride() == expected[key].stride()
+        np.testing.assert_array_equal(got[key].numpy(), expected[key].numpy())
+        np.testing.assert_array_equal(got[key].affine.numpy(), expected[key].affine.numpy())
+
+
+def test_nifti_reader_keeps_the_config_reader_arguments(kit):
+    from clara_cli.io.nibabel_reader import COrderNibabelReader
+
+    load = kit.after(
+        "readers.nifti_c_order", kit.after_context(LoadImage(as_closest_canonical=True))
+    )
+    reader = next(r for r in load.readers if isinstance(r, NibabelReader))
+    assert type(reader) is COrderNibabelReader and reader.as_closest_canonical
+    named = LoadImage(reader="NibabelReader")
+    kit.after("readers.nifti_c_order", kit.after_context(named))
+    assert not any(type(r) is COrderNibabelReader for r in named.readers)
