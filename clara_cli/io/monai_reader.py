@@ -23,6 +23,7 @@ from monai.data.utils import orientation_ras_lps
 from monai.utils import MetaKeys, SpaceKeys, ensure_tuple
 
 from clara_cli.io.image import TypePath, image_suffix, read_image
+from clara_cli.io.nibabel_reader import c_order_copy
 
 
 class SimpleITKReader(ImageReader):
@@ -82,7 +83,8 @@ class SimpleITKReader(ImageReader):
             # A 4D image is (t, z, y, x): its 4th axis becomes channels, last, as nibabel's.
             array = sitk.GetArrayFromImage(image)
             axes = image.GetDimension()
-            array = np.moveaxis(array, range(axes), range(axes)[::-1])
+            # Made C-contiguous here, plane by plane, rather than by MONAI's strided copy.
+            array = c_order_copy(np.moveaxis(array, range(axes), range(axes)[::-1]))
             arrays.append(array)
             header = self._header(image)
             if self.channel_dim is None:
