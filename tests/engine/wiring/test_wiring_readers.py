@@ -72,3 +72,23 @@ def test_nifti_reader_keeps_the_config_reader_arguments(kit):
     named = LoadImage(reader="NibabelReader")
     kit.after("readers.nifti_c_order", kit.after_context(named))
     assert not any(type(r) is COrderNibabelReader for r in named.readers)
+
+
+@pytest.mark.parametrize("kind", ["scaled", "big_endian", "4d"])
+def test_nifti_reader_matches_monai_on_unusual_files(kit, tmp_path, kind):
+    import nibabel
+
+    rng = np.random.default_rng(0)
+    shape = (9, 7, 5, 2) if kind == "4d" else (9, 7, 5)
+    dtype = np.dtype(">i2") if kind == "big_endian" else np.dtype("<i2")
+    voxels = rng.integers(-500, 500, shape).astype(dtype)
+    image = nibabel.Nifti1Image(voxels, np.diag([0.8, 0.9, 2.5, 1.0]))
+    if kind == "scaled":
+        image.header.set_slope_inter(0.5, -3.0)
+    nibabel.save(image, str(tmp_path / "x.nii.gz"))
+    load = kit.after("readers.nifti_c_order", kit.after_context(LoadImaged("image")))
+    expected = LoadImaged("image")({"image": str(tmp_path / "x.nii.gz")})["image"]
+    got = load({"image": str(tmp_path / "x.nii.gz")})["image"]
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    np.testing.assert_array_equal(got.affine.numpy(), expected.affine.numpy())
