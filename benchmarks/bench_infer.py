@@ -32,10 +32,11 @@ between runs, so only ratios within one run compare):
     later cases (median)           22.0         4.9         3.9   bf16 0.18x, fp32 0.22x
     peak MB                        3035        2394        2362   Dice change 0.0019 / 0.0016
 
-Other runs of the first case gave bf16 0.20-0.21x: a fresh process pays its imports, its
-heap growth and oneDNN's kernel generation in the first case (read 0.74-0.86 s against 0.45 s
-later, network 3.3 against 3.2 s), so the goal (<= 0.2x) is met with a margin from the second
-case of a datalist on and only just in the first. Reading NIfTI in C order
+Over six runs that day bf16's first case came out at 0.18-0.22x (median about 0.205x) and
+its later cases at 0.18-0.20x over four: a fresh process pays its heap growth and oneDNN's
+kernel generation in the first case (read 0.74-0.86 s against 0.45 s later, network 3.3
+against 3.2 s), so the goal (<= 0.2x) is met from the second case of a datalist on and sits
+on the line, within this VM's noise, for the first. Reading NIfTI in C order
 (clara_cli/io/nibabel_reader.py) took 0.25-0.3 s off the read; what is left of it is zlib
 (0.2 s; python-isal would take 0.08 s off, not worth a dependency), Spacingd in float64
 (0.13-0.2 s, the config's own numerics) and first-touch page faults. Tried and dropped on this
