@@ -101,8 +101,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 MMAR = REPO / "mmars" / "clara_pt_spleen_ct_segmentation"
-VARIANTS = ("reference", "clara-fp32", "clara-bf16")
-DEFAULT_VARIANTS = VARIANTS
+VARIANTS = ("reference", "clara-fp32", "clara-bf16", "clara-bf16-fp32pool")
+DEFAULT_VARIANTS = VARIANTS[:3]
 BREAKDOWN_VARIANTS = ("reference", "clara-fp32")
 #: Where a case's time goes (see --breakdown): header and pre-transforms, the network's
 #: forward passes, the rest of the sliding window (padding, stitching, averaging), the
@@ -274,6 +274,7 @@ def run_clara(
     bf16: bool,
     windows_per_pass: int = -1,
     cases: int = 1,
+    bf16_pooling: bool = True,
 ) -> tuple[list[dict[str, Any]], float]:
     """`clara infer`'s pipeline and case runner (what the command runs for each case, less
     its manifest) on `cases` cases, with the network's forward passes timed; and the seconds
@@ -291,6 +292,7 @@ def run_clara(
         "roi_size": ROI,
         "sw_batch_size": sw_batch,
         "amp": bf16,
+        "bf16_pooling": bf16_pooling,
     }
     if windows_per_pass >= 0:
         overrides["windows_per_pass"] = windows_per_pass
@@ -347,8 +349,9 @@ def child_main(
     if variant == "reference":
         result = summarise(run_reference(ckpt, image, out, sw_batch, cases))
     else:
-        bf16 = variant == "clara-bf16"
-        ran, built = run_clara(ckpt, image, out, sw_batch, bf16, windows_per_pass, cases)
+        bf16 = variant.startswith("clara-bf16")
+        pooling = variant != "clara-bf16-fp32pool"
+        ran, built = run_clara(ckpt, image, out, sw_batch, bf16, windows_per_pass, cases, pooling)
         result = summarise(ran)
         result["build_seconds"] = built
     result["total_seconds"] = time.perf_counter() - start
@@ -460,7 +463,7 @@ def main() -> None:
             runs[variant].append(result)
             warm = f", later {result['warm_seconds']:.1f}" if "warm_seconds" in result else ""
             print(
-                f"  round {round_index + 1} {variant:<10} {result['case_seconds']:6.1f} s/case"
+                f"  round {round_index + 1} {variant:<19} {result['case_seconds']:6.1f} s/case"
                 f"{warm}  {result['peak_rss_mb']:6.0f} MB  Dice {result['dice']:.4f}",
                 flush=True,
             )
@@ -476,10 +479,10 @@ def report(runs: dict[str, list[dict[str, Any]]]) -> None:
     total = {v: statistics.median(r["total_seconds"] for r in runs[v]) for v in variants}
     peak = {v: max(r["peak_rss_mb"] for r in runs[v]) for v in variants}
     dices = {v: runs[v][-1]["dice"] for v in variants}
-    print("\nvariant            s/case  ratio    min s  ratio  process s  peak MB  Dice")
+    print("\nvariant              s/case  ratio    min s  ratio  process s  peak MB  Dice")
     for v in variants:
         print(
-            f"{v:<17} {median[v]:7.1f}  {median[v] / median['reference']:5.2f}x  "
+            f"{v:<19} {median[v]:7.1f}  {median[v] / median['reference']:5.2f}x  "
             f"{fastest[v]:6.1f}  {fastest[v] / fastest['reference']:4.2f}x  "
             f"{total[v]:9.1f}  {peak[v]:7.0f}  {dices[v]:.4f}"
         )
@@ -518,9 +521,9 @@ def report_breakdown(runs: dict[str, list[dict[str, Any]]]) -> None:
             v: {k: statistics.median(r[stages_key][k] for r in runs[v]) for k in STAGES}
             for v in variants
         }
-        print(f"\n{label}: stage (median s)" + "".join(f"{v:>19}" for v in variants))
+        print(f"\n{label}: stage (median s)" + "".join(f"{v:>21}" for v in variants))
         for stage in STAGES:
-            print(f"{stage:<28} " + "".join(f"{median[v][stage]:19.2f}" for v in variants))
+            print(f"{stage:<28} " + "".join(f"{median[v][stage]:21.2f}" for v in variants))
         script = statistics.median(r[seconds_key] for r in runs["reference"])
         for v in variants[1:]:
             network = median[v]["network"]

@@ -145,6 +145,7 @@ def build_pipeline(
     extra_members: list[Member] | None = None,
     windows_per_pass: int = 0,
     onednn_conv3d: bool = True,
+    bf16_pooling: bool = True,
 ) -> Pipeline:
     """The pipeline of a built inference section (its `model` provided or built).
 
@@ -157,6 +158,8 @@ def build_pipeline(
             :class:`WindowPasses`); 0 runs the inferer's batches as they come.
         onednn_conv3d: on a CPU, batch-1 fp32 3D convolutions run through oneDNN (see
             engine/onednn_conv.py).
+        bf16_pooling: under CPU autocast, 3D max pooling keeps bf16 activations in bf16
+            (see engine/bf16_pooling.py).
     """
     # The case writer's image library, imported with the pipeline rather than in the first
     # case (0.1 s, which the first case's reported seconds would otherwise carry).
@@ -165,7 +168,7 @@ def build_pipeline(
     import clara_cli.io.prediction  # noqa: F401
 
     network = prepare_for_inference(
-        section.get("model"), autocast_dtype, windows_per_pass, onednn_conv3d
+        section.get("model"), autocast_dtype, windows_per_pass, onednn_conv3d, bf16_pooling
     )
     members = [Member(network, section.get("inferer"))] + list(extra_members or [])
     return Pipeline(
@@ -177,11 +180,16 @@ def build_pipeline(
 
 
 def prepare_for_inference(
-    network: Any, autocast_dtype: Any = None, windows_per_pass: int = 0, onednn_conv3d: bool = True
+    network: Any,
+    autocast_dtype: Any = None,
+    windows_per_pass: int = 0,
+    onednn_conv3d: bool = True,
+    bf16_pooling: bool = True,
 ) -> Any:
     """Eval mode, channels-last 3D weights, autocast to `autocast_dtype` (None: fp32), at most
     `windows_per_pass` windows per forward pass (0: as the inferer batches them), and on a
-    CPU batch-1 3D convolutions through oneDNN unless `onednn_conv3d` is false.
+    CPU batch-1 3D convolutions through oneDNN unless `onednn_conv3d` is false, and 3D max
+    pooling in bf16 under autocast unless `bf16_pooling` is false (engine/bf16_pooling.py).
 
     Channels-last weights make oneDNN run 3D convolutions in its blocked layout without
     converting every window batch (measured faster for AHNet/UNet on CPU, identical fp32
@@ -189,6 +197,7 @@ def prepare_for_inference(
     """
     import torch
 
+    from clara_cli.engine.bf16_pooling import keep_pooling_in_bf16
     from clara_cli.engine.onednn_conv import route_batch1_conv3d
     from clara_cli.engine.precision import AutocastForward
     from clara_cli.engine.window_passes import WindowPasses
@@ -200,6 +209,8 @@ def prepare_for_inference(
         if onednn_conv3d and isinstance(network, torch.nn.Module):
             route_batch1_conv3d(network)
     if autocast_dtype is not None:
+        if bf16_pooling and device.type == "cpu" and isinstance(network, torch.nn.Module):
+            keep_pooling_in_bf16(network)
         network = AutocastForward(network, device.type, autocast_dtype)
     if windows_per_pass > 0:
         network = WindowPasses(network, windows_per_pass)

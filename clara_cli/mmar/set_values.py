@@ -70,6 +70,7 @@ KNOWN: dict[str, Callable[[Any], str | None]] = {
     "windows_per_pass": _whole(0),
     "channels_last": _switch,
     "onednn_conv3d": _switch,
+    "bf16_pooling": _switch,
     "labels_first": _switch,
     "multi_gpu": _switch,
     "dont_load_ckpt_model": _switch,

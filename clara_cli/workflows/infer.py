@@ -194,15 +194,22 @@ def inference_pipeline(session: Any) -> Pipeline:
 
     section = evaluation_section(session, "infer", ("pre_transforms", "inferer"))
     amp = resolve_amp(bool(session.var("amp", False)), session.dist.device)
-    pipeline = build_pipeline(
-        section,
-        session.dist.device,
-        amp.dtype if amp.enabled else None,
-        windows_per_pass=_windows_per_pass(session),
-        onednn_conv3d=truthy(session.var("onednn_conv3d", True)),
-    )
+    dtype = amp.dtype if amp.enabled else None
+    pipeline = build_pipeline(section, session.dist.device, dtype, **network_options(session))
     pipeline.labels_first = truthy(session.var("labels_first", False))
     return pipeline
+
+
+def network_options(session: Any) -> dict[str, Any]:
+    """The variables that tune the inference network (build_pipeline's keyword arguments):
+    `windows_per_pass`, `onednn_conv3d` and `bf16_pooling` (both on unless set false)."""
+    from clara_cli.mmar.variables import truthy
+
+    return {
+        "windows_per_pass": _windows_per_pass(session),
+        "onednn_conv3d": truthy(session.var("onednn_conv3d", True)),
+        "bf16_pooling": truthy(session.var("bf16_pooling", True)),
+    }
 
 
 def _windows_per_pass(session: Any) -> int:
