@@ -16,7 +16,10 @@ per forward pass against 0.47-0.54 s; on a random input its labels agree with fp
 cases and the Dice). PyTorch has no switch for one operator's autocast policy, hence the
 class swap below (as engine/onednn_conv.py does for batch-1 convolutions): parameters and
 state dict are untouched, and only CPU inputs already in a lower precision, under an enabled
-CPU autocast, take the other path. `--set bf16_pooling=false` keeps PyTorch's policy.
+CPU autocast and with gradients off (inference and validation), take the other path. A
+training step keeps PyTorch's policy: its backward would otherwise run in bf16 through these
+layers too, which was not measured. `--set bf16_pooling=false` keeps PyTorch's policy
+everywhere.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ def _in_input_precision(module: nn.Module, inputs: torch.Tensor, forward: Any) -
         inputs.device.type == "cpu"
         and inputs.dtype in (torch.bfloat16, torch.float16)
         and torch.is_autocast_enabled("cpu")
+        and not torch.is_grad_enabled()
     ):
         with torch.autocast("cpu", enabled=False):
             return forward(module, inputs)  # type: ignore[no-any-return]
@@ -42,21 +46,23 @@ def _in_input_precision(module: nn.Module, inputs: torch.Tensor, forward: Any) -
 
 
 class Bf16MaxPool3d(nn.MaxPool3d):
-    """`nn.MaxPool3d` that keeps a bf16 input in bf16 under CPU autocast."""
+    """`nn.MaxPool3d` that keeps a bf16 input in bf16 under CPU autocast, without gradients."""
 
     def forward(self, input: torch.Tensor) -> Any:
         return _in_input_precision(self, input, nn.MaxPool3d.forward)
 
 
 class Bf16AdaptiveMaxPool3d(nn.AdaptiveMaxPool3d):
-    """`nn.AdaptiveMaxPool3d` that keeps a bf16 input in bf16 under CPU autocast."""
+    """`nn.AdaptiveMaxPool3d` that keeps a bf16 input in bf16 under CPU autocast, without
+    gradients."""
 
     def forward(self, input: torch.Tensor) -> Any:
         return _in_input_precision(self, input, nn.AdaptiveMaxPool3d.forward)
 
 
 class Bf16ReplicationPad3d(nn.ReplicationPad3d):
-    """`nn.ReplicationPad3d` that keeps a bf16 input in bf16 under CPU autocast."""
+    """`nn.ReplicationPad3d` that keeps a bf16 input in bf16 under CPU autocast, without
+    gradients."""
 
     def forward(self, input: torch.Tensor) -> Any:
         return _in_input_precision(self, input, nn.ReplicationPad3d.forward)
@@ -72,7 +78,8 @@ SWAPS: dict[type[nn.Module], type[nn.Module]] = {
 
 def keep_pooling_in_bf16(network: nn.Module) -> int:
     """Make the network's 3D max-pooling and replication-padding layers keep bf16 inputs in
-    bf16 under CPU autocast; returns how many layers were changed (their class, in place)."""
+    bf16 under CPU autocast when gradients are off; returns how many layers were changed
+    (their class, in place)."""
     changed = 0
     for module in network.modules():
         swap = SWAPS.get(type(module))

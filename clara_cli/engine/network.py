@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from clara_cli.engine.bf16_conv_guard import guard_tiny_conv3d
+from clara_cli.engine.bf16_pooling import keep_pooling_in_bf16
 from clara_cli.engine.compiled import CompiledForward
 from clara_cli.engine.onednn_conv import route_batch1_conv3d
 from clara_cli.engine.precision import AutocastForward
@@ -43,6 +44,8 @@ class NetworkPreparer:
             autocast, for the classes in `CHANNELS_LAST_UNDER_CPU_BF16`.
         onednn_conv3d: on a CPU, run batch-1 fp32 3D convolutions through oneDNN (see
             engine/onednn_conv.py); not combined with `compile`, which picks its own kernels.
+        bf16_pooling: under CPU bf16 autocast, 3D max pooling keeps bf16 activations in bf16
+            in the forward passes without gradients (validation; see engine/bf16_pooling.py).
     """
 
     def __init__(
@@ -52,12 +55,14 @@ class NetworkPreparer:
         compile: bool = False,
         channels_last: bool | None = None,
         onednn_conv3d: bool = True,
+        bf16_pooling: bool = True,
     ) -> None:
         self.dist = dist
         self.cpu_autocast_dtype = cpu_autocast_dtype
         self.compile = compile
         self.channels_last = channels_last
         self.onednn_conv3d = onednn_conv3d and dist.device.type == "cpu" and not compile
+        self.bf16_pooling = bf16_pooling
         self._ddp: dict[int, torch.nn.Module] = {}
         self._compiled: dict[int, torch.nn.Module] = {}
 
@@ -75,6 +80,8 @@ class NetworkPreparer:
             route_batch1_conv3d(network)
         if cpu_bf16:
             guard_tiny_conv3d(network)  # after the routing: guards routed layers too
+            if self.bf16_pooling:
+                keep_pooling_in_bf16(network)
         net = network
         if training and self.dist.world_size > 1 and any(p.requires_grad for p in net.parameters()):
             key = id(network)

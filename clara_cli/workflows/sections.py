@@ -23,8 +23,9 @@ def section_runtime(session: Session, amp_requested: bool) -> Any:
     around the network (see engine/amp.py). The variable `compile` (`clara train --compile`)
     runs the training network through torch.compile (see engine/compiled.py); `channels_last`
     keeps its convolution weights channels-last (unset: where it measured faster, see
-    engine/network.py), and `onednn_conv3d` false keeps PyTorch's own
-    kernel choice for batch-1 3D convolutions on a CPU (see engine/network.py).
+    engine/network.py), `onednn_conv3d` false keeps PyTorch's own kernel choice for batch-1
+    3D convolutions on a CPU (see engine/network.py), and `bf16_pooling` false keeps
+    PyTorch's fp32 policy for 3D max pooling under CPU bf16 (see engine/bf16_pooling.py).
     """
     from clara_cli.engine.amp import resolve_amp
     from clara_cli.engine.network import NetworkPreparer
@@ -46,6 +47,7 @@ def section_runtime(session: Session, amp_requested: bool) -> Any:
             compile=truthy(session.var("compile", False)),
             channels_last=_optional_switch(session.var("channels_last", None)),
             onednn_conv3d=truthy(session.var("onednn_conv3d", True)),
+            bf16_pooling=truthy(session.var("bf16_pooling", True)),
         ),
     )
     return Runtime(dist.rank, dist.world_size, str(dist.device), wiring.hooks())

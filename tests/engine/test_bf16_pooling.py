@@ -55,20 +55,28 @@ def test_the_3d_pooling_and_padding_layers_are_swapped_and_the_state_dict_is_unc
         (nn.ReplicationPad3d((1, 2, 0, 1, 2, 0)), Bf16ReplicationPad3d((1, 2, 0, 1, 2, 0))),
     ],
 )
-def test_under_cpu_autocast_a_bf16_input_stays_bf16_with_the_values_autocast_gives(plain, swapped):
+def test_without_gradients_under_cpu_autocast_a_bf16_input_stays_bf16_with_autocasts_values(
+    plain, swapped
+):
     x = torch.randn(2, 3, 7, 6, 5).to(torch.bfloat16)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         want, got = plain(x), swapped(x)
     assert want.dtype == torch.float32  # PyTorch's policy: fp32 for these 3D operators
     assert got.dtype == torch.bfloat16
     assert torch.equal(got.float(), want)  # selecting/copying values is exact in bf16
 
 
-def test_other_inputs_run_as_before():
+def test_other_inputs_and_passes_with_gradients_run_as_before():
     plain, swapped = nn.MaxPool3d(2), Bf16MaxPool3d(2)
     fp32 = torch.randn(1, 2, 4, 4, 4)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert swapped(fp32).dtype == plain(fp32).dtype == torch.float32
+        # a training step (gradients on) keeps PyTorch's policy, backward included
+        trained = fp32.to(torch.bfloat16).requires_grad_()
+        out = swapped(trained)
+        assert out.dtype == torch.float32
+        out.sum().backward()
+        assert trained.grad is not None
     bf16 = fp32.to(torch.bfloat16)
     assert swapped(bf16).dtype == plain(bf16).dtype == torch.bfloat16  # no autocast
     assert torch.equal(swapped(fp32), plain(fp32))
@@ -106,6 +114,19 @@ def test_swapped_networks_pickle_and_copy():
     for clone in (pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):
         assert type(clone[1]) is Bf16MaxPool3d
         torch.testing.assert_close(clone(x), net(x))
+
+
+@pytest.mark.parametrize(("amp", "switch"), [(True, True), (True, False), (False, True)])
+def test_evaluation_networks_of_train_and_validate_are_swapped_under_cpu_bf16(amp, switch):
+    from clara_cli.engine.network import NetworkPreparer
+
+    net = _net()
+    dist = SimpleNamespace(world_size=1, device=torch.device("cpu"))
+    dtype = torch.bfloat16 if amp else None
+    prepared = NetworkPreparer(dist, dtype, onednn_conv3d=False, bf16_pooling=switch)(net, False)
+    assert (type(net[1]) is Bf16MaxPool3d) == (amp and switch)
+    with torch.no_grad():
+        assert prepared(torch.rand(1, 1, 8, 8, 8)).shape == (1, 2, 4, 4, 4)
 
 
 @pytest.mark.parametrize(("variables", "expected"), [({}, True), ({"bf16_pooling": False}, False)])
