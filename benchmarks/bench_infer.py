@@ -19,34 +19,59 @@ what each further case of a datalist costs once imports, heap and kernels are in
 the script's Invertd and argmax) and write (clara: resampling onto the input grid; both:
 the gzipped NIfTI), and what the network alone costs against the script's whole case.
 
-Measured 2026-12-02 on a quiet 2-vCPU Zen 5 with native bf16 (`--rounds 2 --cases 3
---breakdown --variants clara-fp32 clara-bf16`; the reference's own seconds vary 21-25 s
-between runs, so only ratios within one run compare):
+`clara-bf16-fp32pool` is clara-bf16 with `bf16_pooling=false`: PyTorch's own autocast policy,
+which runs 3D max pooling in fp32 (see clara_cli/engine/bf16_pooling.py).
 
-    first case of a process      script  clara fp32  clara bf16
-    read                           1.24        0.74        0.86
-    network                       16.83        4.53        3.31
-    post                           4.64        0.00        0.00
-    write                          0.12        0.18        0.19
-    case                           22.9         5.5         4.4   bf16 0.19x, fp32 0.24x
-    later cases (median)           22.0         4.9         3.9   bf16 0.18x, fp32 0.22x
-    peak MB                        3035        2394        2362   Dice change 0.0019 / 0.0016
+Measured 2026-12-02 (second session) on the 2-vCPU Zen 5 with native bf16, `--rounds 2
+--cases 3 --breakdown --variants clara-fp32 clara-bf16 clara-bf16-fp32pool` (the reference's
+own seconds varied 21-31 s that day, so only ratios within one run compare):
 
-Over six runs that day bf16's first case came out at 0.18-0.22x (median about 0.205x) and
-its later cases at 0.18-0.20x over four: a fresh process pays its heap growth and oneDNN's
-kernel generation in the first case (read 0.74-0.86 s against 0.45 s later, network 3.3
-against 3.2 s), so the goal (<= 0.2x) is met from the second case of a datalist on and sits
-on the line, within this VM's noise, for the first. Reading NIfTI in C order
+    first case of a process      script  clara fp32  clara bf16  bf16, fp32 pooling
+    read                           1.58        0.94        0.92        0.97
+    network                       20.43        5.54        3.44        4.62
+    post                           4.99        0.00        0.00        0.00
+    write                          0.13        0.27        0.24        0.28
+    case                           27.2         6.8         4.6         5.9
+      ratio                                    0.25x       0.17x       0.22x
+    later cases (median)           24.5         6.1         4.3         5.3
+      ratio                                    0.25x       0.18x       0.22x
+    peak MB                        3020        2475        2208        2492
+    Dice change                                0.0019      0.0017      0.0016
+
+and `--rounds 3 --cases 3 --variants clara-bf16`: 3.9 s per first case against 25.5 s (0.15x;
+fastest against fastest 0.18x), later cases 0.16x, peak 2265 MB against 3225 MB. The goal
+(<= 0.2x, less memory, Dice change < 0.005) is met by bf16, first case included; fp32 is at
+0.22-0.25x. What moved it: PyTorch's CPU autocast runs max_pool3d in fp32, so every
+BatchNorm, ReLU and cat after AHNet's poolings worked on fp32 activations (330 M fp32 values
+per pass of 2 windows) and each convolution cast them back; keeping the pooling in bf16 (its
+output values are the same) took the network from 4.4-4.6 s to 3.4 s per case.
+
+Tried and dropped in that session, with clara's allocator setting (clara_cli/allocator.py; a
+stand-alone script without it pays page faults that make every variant look different):
+an AOTInductor package (`torch._inductor.aoti_compile_and_package`, freezing, channels-last,
+bf16 autocast compiled in; 50-80 s to compile): 0.47-0.56 s per pass of 2 windows against
+eager's 0.40-0.44 s, and the same in a whole case (network 4.5 s against 4.0 s); a MONAI UNet
+16-256 likewise (0.10 against 0.085 s); its channels-last code was also wrong at batch 1 for
+a UNet with InstanceNorm (max difference 6.9 on logits of 7, caught by the parity check).
+Folding the BatchNorms that only read a convolution's output into it (63 of AHNet's 119,
+found generically from a watched forward pass): no gain in fp32 or bf16 (0.45-0.52 s per pass
+either way). Keeping autocast's weight-cast cache across passes: the cache is not used under
+inference_mode (the 169 casts per pass stayed); with bf16 pooling, all casts together are 2 %
+of a pass.
+
+Measured earlier on 2026-12-02, before bf16 pooling (`--rounds 2 --cases 3 --breakdown
+--variants clara-fp32 clara-bf16`): first case script 22.9 s, clara fp32 5.5 s (0.24x), bf16
+4.4 s (0.19x); later cases 22.0, 4.9 (0.22x) and 3.9 s (0.18x); peak 3035, 2394 and 2362 MB.
+Over six runs that day bf16's first case came out at 0.18-0.22x: a fresh process pays its heap
+growth and oneDNN's kernel generation in the first case (read 0.74-0.86 s against 0.45 s
+later). Reading NIfTI in C order
 (clara_cli/io/nibabel_reader.py) took 0.25-0.3 s off the read; what is left of it is zlib
 (0.2 s; python-isal would take 0.08 s off, not worth a dependency), Spacingd in float64
 (0.13-0.2 s, the config's own numerics) and first-touch page faults. Tried and dropped on this
 machine: reading the next case in a background thread while the network runs (no gain on 2
 cores: 4.4-4.7 s per case either way, the read competes with the forward), transparent huge
 pages for the heap (slower: 5.3-5.8 s, zeroing and compaction at first touch), prepacked
-oneDNN weights (identical output, no gain), folding the BatchNorms that follow a
-convolution into it (63 of AHNet's 119; 5-9 % faster per pass but only 99.67 % argmax
-agreement in bf16 on a random input; torch.fx cannot trace AHNet, so it would be hand-written
-per network).
+oneDNN weights (identical output, no gain).
 
 Measured 2026-12-01 (`--breakdown --rounds 1`, one case per process), before the C-order
 read: script 22.2 s per case, clara fp32 5.9-6.6 s (0.26-0.30x), clara bf16 4.8-4.9 s
