@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from clara_cli.engine.class_swap import swap_classes
 from clara_cli.engine.onednn_conv import OneDnnConv3d
 
 log = logging.getLogger("clara")
@@ -73,12 +74,7 @@ def guard_tiny_conv3d(network: nn.Module) -> int:
     Changes the layers' class in place (parameters and state dict stay as they are); returns
     how many were changed. Other inputs, other dtypes and other devices run as before.
     """
-    changed = 0
-    for module in network.modules():
-        guarded = _GUARDED.get(type(module))
-        if guarded is not None:
-            module.__class__ = guarded
-            changed += 1
+    changed = swap_classes(network, _GUARDED)
     if changed:
         log.debug("%d 3D convolution layer(s) run inputs no larger than their kernel in fp32 "
                   "under bf16 autocast", changed)  # fmt: skip

@@ -30,6 +30,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from clara_cli.engine.class_swap import swap_classes
+
 log = logging.getLogger("clara")
 
 
@@ -80,12 +82,7 @@ def keep_pooling_in_bf16(network: nn.Module) -> int:
     """Make the network's 3D max-pooling and replication-padding layers keep bf16 inputs in
     bf16 under CPU autocast when gradients are off; returns how many layers were changed
     (their class, in place)."""
-    changed = 0
-    for module in network.modules():
-        swap = SWAPS.get(type(module))
-        if swap is not None:
-            module.__class__ = swap
-            changed += 1
+    changed = swap_classes(network, SWAPS)
     if changed:
         log.debug("%d 3D pooling/padding layer(s) keep bf16 under CPU autocast", changed)
     return changed
