@@ -35,39 +35,34 @@ from clara_cli.engine.class_swap import swap_classes
 log = logging.getLogger("clara")
 
 
-def _in_input_precision(module: nn.Module, inputs: torch.Tensor, forward: Any) -> torch.Tensor:
-    if (
-        inputs.device.type == "cpu"
-        and inputs.dtype in (torch.bfloat16, torch.float16)
-        and torch.is_autocast_enabled("cpu")
-        and not torch.is_grad_enabled()
-    ):
-        with torch.autocast("cpu", enabled=False):
-            return forward(module, inputs)  # type: ignore[no-any-return]
-    return forward(module, inputs)  # type: ignore[no-any-return]
-
-
-class Bf16MaxPool3d(nn.MaxPool3d):
-    """`nn.MaxPool3d` that keeps a bf16 input in bf16 under CPU autocast, without gradients."""
+class _KeepsInputPrecision(nn.Module):
+    """Mixin: the layer's own forward, with CPU autocast off for a bf16/fp16 CPU input when
+    gradients are off (the layer then returns its input's dtype)."""
 
     def forward(self, input: torch.Tensor) -> Any:
-        return _in_input_precision(self, input, nn.MaxPool3d.forward)
+        if (
+            input.device.type == "cpu"
+            and input.dtype in (torch.bfloat16, torch.float16)
+            and torch.is_autocast_enabled("cpu")
+            and not torch.is_grad_enabled()
+        ):
+            with torch.autocast("cpu", enabled=False):
+                return super().forward(input)
+        return super().forward(input)
 
 
-class Bf16AdaptiveMaxPool3d(nn.AdaptiveMaxPool3d):
+class Bf16MaxPool3d(_KeepsInputPrecision, nn.MaxPool3d):
+    """`nn.MaxPool3d` that keeps a bf16 input in bf16 under CPU autocast, without gradients."""
+
+
+class Bf16AdaptiveMaxPool3d(_KeepsInputPrecision, nn.AdaptiveMaxPool3d):
     """`nn.AdaptiveMaxPool3d` that keeps a bf16 input in bf16 under CPU autocast, without
     gradients."""
 
-    def forward(self, input: torch.Tensor) -> Any:
-        return _in_input_precision(self, input, nn.AdaptiveMaxPool3d.forward)
 
-
-class Bf16ReplicationPad3d(nn.ReplicationPad3d):
+class Bf16ReplicationPad3d(_KeepsInputPrecision, nn.ReplicationPad3d):
     """`nn.ReplicationPad3d` that keeps a bf16 input in bf16 under CPU autocast, without
     gradients."""
-
-    def forward(self, input: torch.Tensor) -> Any:
-        return _in_input_precision(self, input, nn.ReplicationPad3d.forward)
 
 
 #: Layer class -> its subclass that keeps bf16 under CPU autocast.
